@@ -1,0 +1,31 @@
+# The two commands that matter: `make run` (the app on SQLite with demo data) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV_FILE := $(if $(wildcard .env),.env,.env.example)
+
+.PHONY: run test lint install bench
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	APP_ENV=local DJANGO_ENV_FILE=$(ENV_FILE) $(PY) manage.py migrate --noinput
+	APP_ENV=local DJANGO_ENV_FILE=$(ENV_FILE) $(PY) manage.py demo
+	APP_ENV=local DJANGO_ENV_FILE=$(ENV_FILE) $(PY) manage.py runserver 127.0.0.1:8000
+
+test: install
+	@$(PY) scripts/check_services.py
+	APP_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+bench: install
+	@$(PY) scripts/check_services.py
+	APP_ENV=test $(PY) bench/ledger.py

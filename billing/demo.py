@@ -1,0 +1,149 @@
+"""Demo data for `make run`: a cluster, prices, a postpaid user, a prepaid user with credits and
+a month of priced usage, and a staff user. Safe to run again: nothing is duplicated."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+from django.db import transaction
+
+from accounts.models import User
+from billing.models import Price, Resource
+from billing.money import round_cost, to_cents
+from billing.services import (
+    billing_account_ensure,
+    cost_of,
+    credits_deduct_usage,
+    credits_grant,
+    credits_record_purchase,
+    prepaid_enable,
+    price_lookup,
+)
+from clusters.models import Cluster
+from usage.models import CollectionStatus, UsageDay, UsageLineItem
+
+DEMO_PASSWORD = "demo-password-1"
+DEMO_USERS = {
+    "staff": "admin@example.com",
+    "postpaid": "postpaid@example.com",
+    "prepaid": "prepaid@example.com",
+}
+PRICE_START = date(2024, 1, 1)
+CATALOGUE = [
+    (Resource.INSTANCE_HOURS, "m5.xlarge", "0.19200000"),
+    (Resource.INSTANCE_HOURS, "g4dn.xlarge", "0.52600000"),
+    (Resource.INSTANCE_HOURS, "", "0.20000000"),
+    (Resource.CPU_HOURS, "", "0.04000000"),
+    (Resource.GPU_HOURS, "", "0.90000000"),
+    (Resource.MEMORY_GB_HOURS, "", "0.00500000"),
+    (Resource.STORAGE_FEATURE_STORE, "", "0.10000000"),
+    (Resource.STORAGE_MODELS, "", "0.05000000"),
+    (Resource.STORAGE_DATASETS, "", "0.02300000"),
+    (Resource.API_CALLS_FEATURE_STORE, "", "0.01000000"),
+    (Resource.API_CALLS_MODEL_SERVING, "", "0.02000000"),
+    (Resource.API_CALLS_JOBS, "", "0.05000000"),
+]
+
+
+def demo_load(*, today: date) -> dict[str, str]:
+    with transaction.atomic():
+        _prices()
+        cluster, _ = Cluster.objects.get_or_create(
+            name="demo-eu-1",
+            defaults={
+                "region": "eu-north-1",
+                "hopsworks_url": "https://demo.invalid/hopsworks-api/api",
+            },
+        )
+        staff = _user(DEMO_USERS["staff"], staff=True)
+        postpaid = _user(DEMO_USERS["postpaid"], cluster=cluster)
+        prepaid = _user(DEMO_USERS["prepaid"], cluster=cluster)
+        account = billing_account_ensure(user=prepaid)
+        if not account.is_prepaid:
+            prepaid_enable(account=account, changed_by=staff, reason="Demo prepaid user")
+        account.refresh_from_db()
+        credits_record_purchase(account=account, amount_cents=50_00, stripe_session_id="cs_demo_1")
+        credits_grant(
+            account=account,
+            amount_cents=10_00,
+            idempotency_key="demo-welcome-grant",
+            reason="Welcome credits",
+            created_by=staff,
+        )
+        for offset in range(30, 0, -1):
+            day = today - timedelta(days=offset)
+            _usage_day(postpaid, cluster, day, scale=Decimal("1.5"))
+            usage_day = _usage_day(prepaid, cluster, day, scale=Decimal("0.2"))
+            credits_deduct_usage(
+                account=account,
+                usage_ref=f"usage_day:{usage_day.pk}",
+                cost_cents=usage_day.cost_cents,
+            )
+    return DEMO_USERS
+
+
+def _prices() -> None:
+    for resource, instance_type, unit_price in CATALOGUE:
+        Price.objects.get_or_create(
+            resource=resource,
+            instance_type=instance_type,
+            effective_from=PRICE_START,
+            defaults={"unit_price": Decimal(unit_price)},
+        )
+
+
+def _user(email: str, *, staff: bool = False, cluster: Cluster | None = None) -> User:
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        create = User.objects.create_superuser if staff else User.objects.create_user
+        user = create(email, DEMO_PASSWORD)
+    if cluster and user.cluster_id is None:
+        user.cluster = cluster
+        user.save(update_fields=["cluster"])
+    return user
+
+
+def _usage_day(user: User, cluster: Cluster, day: date, *, scale: Decimal) -> UsageDay:
+    existing = UsageDay.objects.filter(user=user, cluster=cluster, date=day).first()
+    if existing:
+        return existing
+    account = user.billing_account
+    usage_day = UsageDay.objects.create(
+        user=user, cluster=cluster, date=day, status=CollectionStatus.COMPLETE
+    )
+    wobble = Decimal(day.toordinal() % 7) / 10
+    quantities = [
+        ("demo_project", Resource.INSTANCE_HOURS, "m5.xlarge", Decimal(24) * scale),
+        ("demo_project", Resource.CPU_HOURS, "m5.xlarge", Decimal(96) * scale * (1 + wobble)),
+        ("demo_project", Resource.MEMORY_GB_HOURS, "m5.xlarge", Decimal(384) * scale),
+        ("demo_project", Resource.STORAGE_FEATURE_STORE, "", Decimal(50)),
+        ("demo_project", Resource.STORAGE_MODELS, "", Decimal(20)),
+        ("demo_project", Resource.STORAGE_DATASETS, "", Decimal(30)),
+        ("demo_project", Resource.API_CALLS_FEATURE_STORE, "", Decimal(5000) * scale),
+        ("demo_project", Resource.API_CALLS_MODEL_SERVING, "", None),
+        ("demo_project", Resource.API_CALLS_JOBS, "", Decimal(200)),
+    ]
+    total = Decimal(0)
+    for project, resource, instance_type, quantity in quantities:
+        unit_price = price_lookup(
+            account=account, resource=resource, day=day, instance_type=instance_type
+        )
+        cost = None
+        if quantity is not None:
+            quantity = round_cost(quantity)
+            cost = cost_of(resource=resource, quantity=quantity, unit_price=unit_price, day=day)
+            total += cost
+        UsageLineItem.objects.create(
+            usage_day=usage_day,
+            project=project,
+            resource=resource,
+            instance_type=instance_type,
+            quantity=quantity,
+            unit_price=unit_price,
+            cost=cost,
+        )
+    usage_day.cost = total
+    usage_day.cost_cents = to_cents(total)
+    usage_day.save(update_fields=["cost", "cost_cents"])
+    return usage_day

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand
+
+from billing.management.commands._accounts import account_for_email
+from billing.money import format_cents
+from billing.services import credits_balance
+
+
+class Command(BaseCommand):
+    help = "Print an account's mode, status and credit balance: balance EMAIL"
+
+    def add_arguments(self, parser):
+        parser.add_argument("email")
+
+    def handle(self, *args, email, **options):
+        account = account_for_email(email)
+        balance = credits_balance(account=account)
+        self.stdout.write(
+            f"{account.user.email}: mode {account.mode}, status {account.status}, "
+            f"balance {format_cents(balance, account.currency)}"
+        )

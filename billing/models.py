@@ -1,0 +1,259 @@
+"""Billing accounts, prices and the credit ledger. Money in integer minor units (cents) on the
+ledger; unit prices and line costs as Decimal with fixed places. Rounding: billing/money.py."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class BillingMode(models.TextChoices):
+    POSTPAID = "postpaid", "Postpaid (Stripe invoice)"
+    PREPAID = "prepaid", "Prepaid (credits)"
+
+
+class AccountStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    IN_ARREARS = "in_arrears", "In arrears"
+    SUSPENDED = "suspended", "Suspended"
+
+
+class BillingAccount(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="billing_account"
+    )
+    mode = models.CharField(
+        max_length=16, choices=BillingMode.choices, default=BillingMode.POSTPAID
+    )
+    status = models.CharField(
+        max_length=16, choices=AccountStatus.choices, default=AccountStatus.ACTIVE
+    )
+    # Per-account opt-in to prepaid billing, turned on by staff (the global switch is a setting).
+    prepaid_enabled = models.BooleanField(default=False)
+    currency = models.CharField(max_length=3, default="usd")
+    stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    # Cache of the ledger: always equal to the sum of this account's credit transactions.
+    balance_cents = models.BigIntegerField(default=0)
+    # Usage posted beyond the credit lots on hand; paid off first by the next credit.
+    uncovered_cents = models.BigIntegerField(default=0)
+    low_balance_notified = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["user__email"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.mode})"
+
+    @property
+    def is_prepaid(self) -> bool:
+        return self.mode == BillingMode.PREPAID
+
+
+class BillingModeChange(models.Model):
+    """Audit row for every switch between postpaid and prepaid."""
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="mode_changes"
+    )
+    from_mode = models.CharField(max_length=16, choices=BillingMode.choices)
+    to_mode = models.CharField(max_length=16, choices=BillingMode.choices)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.from_mode} -> {self.to_mode}"
+
+
+class Resource(models.TextChoices):
+    INSTANCE_HOURS = "instance_hours", "Instance hours"
+    CPU_HOURS = "cpu_hours", "CPU hours"
+    GPU_HOURS = "gpu_hours", "GPU hours"
+    MEMORY_GB_HOURS = "memory_gb_hours", "Memory GB-hours"
+    STORAGE_FEATURE_STORE = "storage_feature_store", "Storage: feature store (GB-month)"
+    STORAGE_MODELS = "storage_models", "Storage: models (GB-month)"
+    STORAGE_DATASETS = "storage_datasets", "Storage: datasets (GB-month)"
+    API_CALLS_FEATURE_STORE = "api_calls_feature_store", "API calls: feature store (per 1,000)"
+    API_CALLS_MODEL_SERVING = "api_calls_model_serving", "API calls: model serving (per 1,000)"
+    API_CALLS_JOBS = "api_calls_jobs", "API calls: jobs (per 1,000)"
+
+
+RESOURCE_UNITS = {
+    Resource.INSTANCE_HOURS: "hour",
+    Resource.CPU_HOURS: "CPU-hour",
+    Resource.GPU_HOURS: "GPU-hour",
+    Resource.MEMORY_GB_HOURS: "GB-hour",
+    Resource.STORAGE_FEATURE_STORE: "GB-month",
+    Resource.STORAGE_MODELS: "GB-month",
+    Resource.STORAGE_DATASETS: "GB-month",
+    Resource.API_CALLS_FEATURE_STORE: "1,000 calls",
+    Resource.API_CALLS_MODEL_SERVING: "1,000 calls",
+    Resource.API_CALLS_JOBS: "1,000 calls",
+}
+
+UNIT_PRICE_FIELD = {"max_digits": 18, "decimal_places": 8}
+
+
+class Price(models.Model):
+    """Catalogue price: applies from `effective_from` until a later row for the same key."""
+
+    resource = models.CharField(max_length=32, choices=Resource.choices)
+    # Only for instance hours (and optionally per-type CPU/GPU prices); blank = any type.
+    instance_type = models.CharField(max_length=64, blank=True)
+    unit_price = models.DecimalField(**UNIT_PRICE_FIELD)
+    effective_from = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["resource", "instance_type", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["resource", "instance_type", "effective_from"], name="price_unique_key"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gte=0), name="price_unit_price_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = f"{self.resource}[{self.instance_type}]" if self.instance_type else self.resource
+        return f"{kind} {self.unit_price}/{self.unit} from {self.effective_from}"
+
+    @property
+    def unit(self) -> str:
+        return RESOURCE_UNITS[Resource(self.resource)]
+
+
+class CustomPrice(models.Model):
+    """Per-account override of the catalogue within [effective_from, effective_to)."""
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.CASCADE, related_name="custom_prices"
+    )
+    resource = models.CharField(max_length=32, choices=Resource.choices)
+    instance_type = models.CharField(max_length=64, blank=True)
+    unit_price = models.DecimalField(**UNIT_PRICE_FIELD)
+    effective_from = models.DateField()
+    effective_to = models.DateField(null=True, blank=True, help_text="Exclusive; blank = open.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["account", "resource", "-effective_from"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gte=0), name="custom_price_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(effective_to__isnull=True)
+                | models.Q(effective_to__gt=models.F("effective_from")),
+                name="custom_price_window_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.resource} {self.unit_price}"
+
+
+class ImmutableRowError(Exception):
+    pass
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ImmutableRowError("Credit transactions are append-only: post a correction instead.")
+
+    def delete(self):
+        raise ImmutableRowError("Credit transactions are append-only: post a correction instead.")
+
+
+class TransactionKind(models.TextChoices):
+    PURCHASE = "purchase", "Purchase"
+    GRANT = "grant", "Grant"
+    USAGE = "usage", "Usage"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    REFUND = "refund", "Refund"
+    EXPIRY = "expiry", "Expiry"
+
+
+class Funding(models.TextChoices):
+    PAID = "paid", "Paid"
+    PROMOTIONAL = "promotional", "Promotional"
+
+
+class CreditTransaction(models.Model):
+    """The credit ledger: append-only, one row per posting, keyed by a unique idempotency key.
+
+    A PostgreSQL trigger (migration 0002) refuses UPDATE and DELETE as well.
+    """
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="transactions"
+    )
+    kind = models.CharField(max_length=16, choices=TransactionKind.choices)
+    amount_cents = models.BigIntegerField(help_text="Signed: credits in are positive.")
+    balance_after_cents = models.BigIntegerField()
+    idempotency_key = models.CharField(max_length=255, unique=True)
+    funding = models.CharField(max_length=16, choices=Funding.choices, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    # What caused it: "checkout_session:cs_...", "usage_day:42", "lot:7" ...
+    source_ref = models.CharField(max_length=255, blank=True, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "-created_at"])]
+        constraints = [
+            models.CheckConstraint(condition=~models.Q(amount_cents=0), name="credit_tx_nonzero")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount_cents:+d} ({self.idempotency_key})"
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise ImmutableRowError(
+                "Credit transactions are append-only: post a correction instead."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ImmutableRowError("Credit transactions are append-only: post a correction instead.")
+
+
+class CreditLot(models.Model):
+    """What is left of one credit (purchase, grant, positive adjustment): bookkeeping that
+    decides which credits usage consumes first and what an expiry removes. Not the ledger."""
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="lots")
+    transaction = models.OneToOneField(
+        CreditTransaction, on_delete=models.PROTECT, related_name="lot"
+    )
+    funding = models.CharField(max_length=16, choices=Funding.choices)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    remaining_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["account", "remaining_cents"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(remaining_cents__gte=0), name="credit_lot_not_negative"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.funding} lot {self.pk}: {self.remaining_cents} left"

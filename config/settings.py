@@ -1,0 +1,250 @@
+"""Settings: every value comes from the environment (django-environ, strict parsing).
+
+APP_ENV selects the defaults: `local` (make run) and `test` (make test) have working defaults
+for everything; `production` (the default) has none for secrets, so a missing one stops start-up
+with a message naming the variable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_env_file = env.str("DJANGO_ENV_FILE", default="")
+if _env_file:
+    environ.Env.read_env(BASE_DIR / _env_file)
+
+APP_ENV = env.str("APP_ENV", default="production")
+if APP_ENV not in {"local", "test", "production"}:
+    raise ImproperlyConfigured(f"APP_ENV must be local, test or production, not {APP_ENV!r}")
+IS_PRODUCTION = APP_ENV == "production"
+
+
+def _secret(name: str, dev_default: str) -> str:
+    """A secret: required in production, a fixed development value elsewhere."""
+    if IS_PRODUCTION and not env.str(name, default=""):
+        raise ImproperlyConfigured(f"Set the {name} environment variable (required in production).")
+    return env.str(name, default=dev_default)
+
+
+def _bool(name: str, default: bool) -> bool:
+    """Strict boolean: anything but true/false/1/0/yes/no is an error, not False."""
+    raw = env.str(name, default=str(default)).strip().lower()
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ImproperlyConfigured(f"{name} must be a boolean (true/false), not {raw!r}")
+
+
+DEBUG = _bool("DEBUG", default=APP_ENV == "local")
+SECRET_KEY = _secret("SECRET_KEY", "dev-only-insecure-secret-key-change-me-0123456789")
+ALLOWED_HOSTS = env.list(
+    "ALLOWED_HOSTS", default=[] if IS_PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
+
+# Fernet key(s) for secrets stored in the database; the first encrypts, all decrypt (rotation).
+FIELD_ENCRYPTION_KEYS = env.list(
+    "FIELD_ENCRYPTION_KEYS",
+    default=[] if IS_PRODUCTION else ["bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ="],
+)
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("Set the FIELD_ENCRYPTION_KEYS environment variable (Fernet keys).")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "rest_framework",
+    "drf_spectacular",
+    "djstripe",
+    "axes",
+    "accounts",
+    "billing",
+    "usage",
+    "clusters",
+    "webhooks",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+_default_db = {
+    "local": f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+    "test": "postgres://postgres@127.0.0.1:5432/hopsbill",
+    "production": "",
+}[APP_ENV]
+if IS_PRODUCTION and not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "Set the DATABASE_URL environment variable (required in production)."
+    )
+DATABASES = {"default": env.db("DATABASE_URL", default=_default_db)}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/billing/"
+LOGOUT_REDIRECT_URL = "/"
+
+# django-axes: lock a username+IP out after repeated failed logins (login page and admin).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_ENABLED = _bool("AXES_ENABLED", default=APP_ENV != "test")
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+# Day boundaries for usage and billing (an IANA zone name).
+BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="UTC")
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
+
+EMAIL_CONFIG = env.email_url(
+    "EMAIL_URL",
+    default="smtp://localhost:25" if IS_PRODUCTION else "consolemail://",
+)
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@hopsbill.local")
+
+# --- Billing rules -------------------------------------------------------------------------
+BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd").lower()
+# Global switch for prepaid billing; each account still needs its own opt-in by staff.
+PREPAID_FEATURE_ENABLED = _bool("PREPAID_FEATURE_ENABLED", default=True)
+LOW_BALANCE_THRESHOLD_CENTS = env.int("LOW_BALANCE_THRESHOLD_CENTS", default=1000)
+CREDIT_MIN_AMOUNT_CENTS = env.int("CREDIT_MIN_AMOUNT_CENTS", default=500)
+CREDIT_MAX_AMOUNT_CENTS = env.int("CREDIT_MAX_AMOUNT_CENTS", default=1_000_000)
+# Largest single ledger posting (grant, adjustment, usage) accepted from any door.
+LEDGER_MAX_AMOUNT_CENTS = env.int("LEDGER_MAX_AMOUNT_CENTS", default=10_000_000)
+
+# --- Outside systems -------------------------------------------------------------------------
+CRON_SECRET = env.str("CRON_SECRET", default="" if IS_PRODUCTION else "dev-cron-secret")
+
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# dj-stripe reads these names.
+STRIPE_LIVE_MODE = _bool("STRIPE_LIVE_MODE", default=False)
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_SECRET = STRIPE_WEBHOOK_SECRET
+DJSTRIPE_USE_NATIVE_JSONFIELD = True
+
+AUTH0_DOMAIN = env.str("AUTH0_DOMAIN", default="")
+AUTH0_CLIENT_ID = env.str("AUTH0_CLIENT_ID", default="")
+AUTH0_CLIENT_SECRET = env.str("AUTH0_CLIENT_SECRET", default="")
+AUTH0_WEBHOOK_SECRET = env.str("AUTH0_WEBHOOK_SECRET", default="")
+
+HOPSWORKS_CONNECT_TIMEOUT = env.float("HOPSWORKS_CONNECT_TIMEOUT", default=5.0)
+HOPSWORKS_READ_TIMEOUT = env.float("HOPSWORKS_READ_TIMEOUT", default=30.0)
+KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
+KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
+
+# --- Celery ------------------------------------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=APP_ENV == "local")
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TIMEZONE = BILLING_TIME_ZONE
+CELERY_BEAT_SCHEDULE = {
+    "expire-credits": {
+        "task": "billing.tasks.expire_credits",
+        "schedule": crontab(minute=15, hour=1),
+        "options": {"expires": 3600},
+    },
+}
+
+# --- API -----------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Hopsbill API",
+    "DESCRIPTION": "Billing for managed Hopsworks clusters.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Security (production) ---------------------------------------------------------------
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SESSION_COOKIE_SECURE = IS_PRODUCTION
+CSRF_COOKIE_SECURE = IS_PRODUCTION
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
+SECURE_HSTS_PRELOAD = IS_PRODUCTION
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}

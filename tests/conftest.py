@@ -1,0 +1,62 @@
+"""Shared fixtures: the three people of every access test (owner, teammate, outsider) plus staff."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from accounts.models import User
+from billing.models import Price, Resource
+from billing.services import billing_account_ensure, prepaid_enable
+
+
+@pytest.fixture
+def owner(db) -> User:
+    return User.objects.create_user("owner@example.com", "pw-owner-123")
+
+
+@pytest.fixture
+def teammate(db) -> User:
+    return User.objects.create_user("teammate@example.com", "pw-teammate-123")
+
+
+@pytest.fixture
+def outsider(db) -> User:
+    return User.objects.create_user("outsider@example.com", "pw-outsider-123")
+
+
+@pytest.fixture
+def staff(db) -> User:
+    return User.objects.create_superuser("staff@example.com", "pw-staff-123")
+
+
+@pytest.fixture
+def prepaid_account(owner, staff):
+    return prepaid_enable(
+        account=billing_account_ensure(user=owner), changed_by=staff, reason="test"
+    )
+
+
+@pytest.fixture
+def catalogue(db) -> list[Price]:
+    rows = [
+        (Resource.INSTANCE_HOURS, "m5.xlarge", "0.192"),
+        (Resource.INSTANCE_HOURS, "", "0.2"),
+        (Resource.CPU_HOURS, "", "0.04"),
+        (Resource.GPU_HOURS, "", "0.9"),
+        (Resource.MEMORY_GB_HOURS, "", "0.005"),
+        (Resource.STORAGE_FEATURE_STORE, "", "0.1"),
+        (Resource.STORAGE_MODELS, "", "0.05"),
+        (Resource.STORAGE_DATASETS, "", "0.023"),
+        (Resource.API_CALLS_FEATURE_STORE, "", "0.01"),
+        (Resource.API_CALLS_MODEL_SERVING, "", "0.02"),
+        (Resource.API_CALLS_JOBS, "", "0.05"),
+    ]
+    return [
+        Price.objects.create(
+            resource=r, instance_type=t, unit_price=Decimal(p), effective_from=date(2024, 1, 1)
+        )
+        for r, t, p in rows
+    ]

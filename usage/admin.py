@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from billing.admin import ReadOnlyAdmin
+from usage.models import CollectionRun, UsageDay, UsageLineItem
+
+
+class LineItemInline(admin.TabularInline):
+    model = UsageLineItem
+    extra = 0
+    can_delete = False
+    readonly_fields = ["project", "resource", "instance_type", "quantity", "unit_price", "cost"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsageDay)
+class UsageDayAdmin(ReadOnlyAdmin):
+    list_display = ["date", "user", "cluster", "status", "cost", "cost_cents"]
+    list_filter = ["status", "cluster", ("user", admin.EmptyFieldListFilter)]
+    search_fields = ["user__email"]
+    list_select_related = ["user", "cluster"]
+    date_hierarchy = "date"
+    inlines = [LineItemInline]
+
+
+@admin.register(CollectionRun)
+class CollectionRunAdmin(ReadOnlyAdmin):
+    list_display = ["day", "cluster", "status", "reason", "started_at", "finished_at"]
+    list_filter = ["status", "cluster"]
+    date_hierarchy = "day"

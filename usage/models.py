@@ -1,0 +1,109 @@
+"""Measured usage: one UsageDay per (user, cluster, date), priced line items per project and
+resource, and a CollectionRun per attempt at a cluster-day."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from billing.models import Resource
+
+QUANTITY_FIELD = {"max_digits": 20, "decimal_places": 6}
+COST_FIELD = {"max_digits": 20, "decimal_places": 6}
+
+
+class CollectionStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    COMPLETE = "complete", "Complete"
+    PARTIAL = "partial", "Partial"
+    FAILED = "failed", "Failed"
+
+
+class CollectionRun(models.Model):
+    cluster = models.ForeignKey("clusters.Cluster", on_delete=models.PROTECT, related_name="runs")
+    day = models.DateField()
+    status = models.CharField(
+        max_length=16, choices=CollectionStatus.choices, default=CollectionStatus.RUNNING
+    )
+    reason = models.TextField(blank=True, help_text="Why the run is partial or failed.")
+    stats = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-day", "-started_at"]
+        indexes = [models.Index(fields=["cluster", "day"])]
+
+    def __str__(self) -> str:
+        return f"{self.cluster} {self.day} {self.status}"
+
+
+class UsageDay(models.Model):
+    """A user's usage on one cluster on one day. `user` is null for unattributed usage
+    (project namespaces whose owner we do not know), kept for staff, never billed."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="usage_days",
+    )
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.PROTECT, related_name="usage_days"
+    )
+    date = models.DateField()
+    status = models.CharField(max_length=16, choices=CollectionStatus.choices)
+    collection_run = models.ForeignKey(
+        CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_days"
+    )
+    cost = models.DecimalField(**COST_FIELD, default=0)
+    # The cost rounded to minor units once (billing.money), what the ledger and Stripe see.
+    cost_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-date", "cluster"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "cluster", "date"],
+                condition=models.Q(user__isnull=False),
+                name="usage_day_unique_user_cluster_date",
+            ),
+            models.UniqueConstraint(
+                fields=["cluster", "date"],
+                condition=models.Q(user__isnull=True),
+                name="usage_day_unique_unattributed",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "date"])]
+
+    def __str__(self) -> str:
+        return f"{self.user or 'unattributed'} {self.cluster} {self.date}"
+
+
+class UsageLineItem(models.Model):
+    """One measured quantity for one project. A null quantity means not measured (its source
+    was not configured or failed): never read as zero."""
+
+    usage_day = models.ForeignKey(UsageDay, on_delete=models.CASCADE, related_name="line_items")
+    project = models.CharField(max_length=128)
+    resource = models.CharField(max_length=32, choices=Resource.choices)
+    instance_type = models.CharField(max_length=64, blank=True)
+    quantity = models.DecimalField(**QUANTITY_FIELD, null=True, blank=True)
+    unit_price = models.DecimalField(max_digits=18, decimal_places=8, null=True, blank=True)
+    cost = models.DecimalField(**COST_FIELD, null=True, blank=True)
+
+    class Meta:
+        ordering = ["project", "resource", "instance_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["usage_day", "project", "resource", "instance_type"],
+                name="usage_line_item_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project} {self.resource} {self.quantity}"
