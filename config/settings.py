@@ -179,6 +179,18 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+# Lookup keys of the metered prices on a postpaid subscription (setup_stripe creates them).
+STRIPE_METERED_PRICE_LOOKUP_KEYS = env.list(
+    "STRIPE_METERED_PRICE_LOOKUP_KEYS",
+    default=[
+        "hopsbill_instance_hours",
+        "hopsbill_cpu_hours",
+        "hopsbill_gpu_hours",
+        "hopsbill_memory_gb_hours",
+        "hopsbill_storage_gb_days",
+        "hopsbill_api_calls",
+    ],
+)
 # dj-stripe reads these names.
 STRIPE_LIVE_MODE = _bool("STRIPE_LIVE_MODE", default=False)
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"

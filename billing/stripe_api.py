@@ -1,0 +1,138 @@
+"""The one module that talks to Stripe. Everything else calls these functions; tests fake the
+wire beneath them (`responses`, since the client below sends through `requests`).
+
+Every create call carries an idempotency key derived from a local row, so a retry after a
+timeout cannot create a second object.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import stripe
+from django.conf import settings
+
+from billing.models import BillingAccount
+
+logger = logging.getLogger(__name__)
+
+# The API version stripe-python 15.x targets; pinned so an SDK upgrade cannot change payloads.
+API_VERSION = "2026-08-26.dahlia"
+# Lookup keys of the metered prices a postpaid subscription carries (created by setup_stripe).
+METERED_PRICE_LOOKUP_KEYS_SETTING = "STRIPE_METERED_PRICE_LOOKUP_KEYS"
+
+
+class StripeError(Exception):
+    """Stripe refused or failed; the message is safe to show and log (no secrets)."""
+
+
+class StripeNotConfigured(StripeError):
+    pass
+
+
+class StripeUnavailable(StripeError):
+    """Network trouble, Stripe 5xx or rate limiting: retry later."""
+
+
+class StripeRequestRefused(StripeError):
+    """Stripe answered 4xx: retrying the same request will not help."""
+
+
+def is_configured() -> bool:
+    return bool(settings.STRIPE_SECRET_KEY)
+
+
+def client() -> stripe.StripeClient:
+    if not is_configured():
+        raise StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    return stripe.StripeClient(
+        api_key=settings.STRIPE_SECRET_KEY,
+        stripe_version=API_VERSION,
+        base_addresses={"api": settings.STRIPE_API_BASE},
+        http_client=stripe.RequestsClient(timeout=20),
+        max_network_retries=0,
+    )
+
+
+def call(fn, *args, **kwargs):
+    """Run one SDK call and turn Stripe's exceptions into ours."""
+    try:
+        return fn(*args, **kwargs)
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        raise StripeUnavailable(
+            f"Stripe unavailable: {exc.user_message or type(exc).__name__}"
+        ) from exc
+    except stripe.StripeError as exc:
+        status = getattr(exc, "http_status", None) or 0
+        message = exc.user_message or type(exc).__name__
+        if status >= 500:
+            raise StripeUnavailable(f"Stripe error {status}: {message}") from exc
+        raise StripeRequestRefused(f"Stripe refused the request ({status}): {message}") from exc
+
+
+def customer_ensure(*, account: BillingAccount) -> str:
+    """The account's Stripe customer id: the stored one, else one found by our account id in
+    metadata, else a new customer (idempotency key from the account id). Stores the id."""
+    if account.stripe_customer_id:
+        return account.stripe_customer_id
+    sc = client()
+    found = call(
+        sc.v1.customers.search,
+        {"query": f"metadata['hopsbill_account_id']:'{account.pk}'", "limit": 1},
+    )
+    if found.data:
+        customer_id = found.data[0].id
+    else:
+        customer = call(
+            sc.v1.customers.create,
+            {
+                "email": account.user.email,
+                "name": account.user.get_full_name(),
+                "metadata": {"hopsbill_account_id": str(account.pk)},
+            },
+            {"idempotency_key": f"customer:{account.pk}"},
+        )
+        customer_id = customer.id
+    BillingAccount.objects.filter(pk=account.pk).update(stripe_customer_id=customer_id)
+    account.stripe_customer_id = customer_id
+    return customer_id
+
+
+def subscription_ensure(*, account: BillingAccount) -> str:
+    """The postpaid account's metered subscription id: stored, found on the customer, or new."""
+    if account.stripe_subscription_id:
+        return account.stripe_subscription_id
+    customer_id = customer_ensure(account=account)
+    sc = client()
+    existing = call(
+        sc.v1.subscriptions.list, {"customer": customer_id, "status": "all", "limit": 10}
+    )
+    live = [s for s in existing.data if s.status not in {"canceled", "incomplete_expired"}]
+    if live:
+        subscription_id = live[0].id
+    else:
+        prices = call(
+            sc.v1.prices.list,
+            {"lookup_keys": metered_price_lookup_keys(), "active": True, "limit": 20},
+        )
+        if not prices.data:
+            raise StripeRequestRefused(
+                "No metered prices in Stripe: run `manage.py setup_stripe` first."
+            )
+        subscription = call(
+            sc.v1.subscriptions.create,
+            {
+                "customer": customer_id,
+                "items": [{"price": price.id} for price in prices.data],
+                "metadata": {"hopsbill_account_id": str(account.pk)},
+            },
+            {"idempotency_key": f"subscription:{account.pk}"},
+        )
+        subscription_id = subscription.id
+    BillingAccount.objects.filter(pk=account.pk).update(stripe_subscription_id=subscription_id)
+    account.stripe_subscription_id = subscription_id
+    return subscription_id
+
+
+def metered_price_lookup_keys() -> list[str]:
+    return list(getattr(settings, METERED_PRICE_LOOKUP_KEYS_SETTING))
