@@ -257,3 +257,40 @@ class CreditLot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.funding} lot {self.pk}: {self.remaining_cents} left"
+
+
+class CreditPurchase(models.Model):
+    """One attempt to buy credits through Stripe Checkout. The local row exists before Stripe
+    is called, so its id keys the Checkout Session (a retried request cannot open two)."""
+
+    class Status(models.TextChoices):
+        CREATED = "created", "Created (session not opened yet)"
+        OPEN = "open", "Waiting for payment"
+        PAID = "paid", "Paid, credits granted"
+        FAILED = "failed", "Payment failed"
+        EXPIRED = "expired", "Expired"
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="purchases")
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATED)
+    stripe_session_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    checkout_url = models.URLField(max_length=2000, blank=True)
+    amount_paid_cents = models.BigIntegerField(null=True, blank=True)
+    transaction = models.OneToOneField(
+        CreditTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="purchase"
+    )
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="credit_purchase_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"purchase {self.pk} {self.amount_cents} {self.status}"

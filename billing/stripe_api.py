@@ -136,3 +136,44 @@ def subscription_ensure(*, account: BillingAccount) -> str:
 
 def metered_price_lookup_keys() -> list[str]:
     return list(getattr(settings, METERED_PRICE_LOOKUP_KEYS_SETTING))
+
+
+def checkout_session_create(
+    *,
+    purchase_id: int,
+    customer_id: str | None,
+    account_id: int,
+    amount_cents: int,
+    currency: str,
+    success_url: str,
+    cancel_url: str,
+) -> tuple[str, str]:
+    """A payment-mode Checkout Session for a credit purchase; returns (session id, URL)."""
+    params = {
+        "mode": "payment",
+        "client_reference_id": str(account_id),
+        "success_url": success_url,
+        "cancel_url": cancel_url,
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": amount_cents,
+                    "product_data": {"name": "Hopsworks credits"},
+                },
+            }
+        ],
+        "metadata": {
+            "hopsbill_account_id": str(account_id),
+            "hopsbill_purchase_id": str(purchase_id),
+        },
+    }
+    if customer_id:
+        params["customer"] = customer_id
+    session = call(
+        client().v1.checkout.sessions.create,
+        params,
+        {"idempotency_key": f"checkout:{purchase_id}"},
+    )
+    return session.id, session.url

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
+    path("api/", include("config.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("billing.urls")),
 ]

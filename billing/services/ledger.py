@@ -1,4 +1,4 @@
-"""Billing services: accounts, the prepaid switch, prices, and the credit ledger.
+"""The credit ledger.
 
 Ledger rules, all enforced in `_post`:
 1. Amounts are non-zero integers in minor units, at most LEDGER_MAX_AMOUNT_CENTS.
@@ -15,160 +15,28 @@ Ledger rules, all enforced in `_post`:
 
 from __future__ import annotations
 
-import calendar
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.models import (
     AccountStatus,
     BillingAccount,
-    BillingMode,
-    BillingModeChange,
     CreditLot,
     CreditTransaction,
-    CustomPrice,
     Funding,
-    Price,
-    Resource,
     TransactionKind,
 )
-from billing.money import format_cents, round_cost
+from billing.money import format_cents
+from billing.services.errors import BillingError, IdempotencyConflict, InvalidAmount
 
 logger = logging.getLogger(__name__)
-
-
-class BillingError(Exception):
-    """A rule of billing refused the request; the message is safe to show."""
-
-
-class InvalidAmount(BillingError):
-    pass
-
-
-class IdempotencyConflict(BillingError):
-    pass
-
-
-class PrepaidNotAllowed(BillingError):
-    pass
-
-
-class PriceNotFound(BillingError):
-    pass
-
-
-# --- Accounts ------------------------------------------------------------------------------------
-
-
-def billing_account_ensure(*, user) -> BillingAccount:
-    """The user's billing account, created postpaid if missing. Every user-creating door calls
-    this (user manager, admin, signup webhook, login)."""
-    account, _ = BillingAccount.objects.get_or_create(
-        user=user, defaults={"currency": settings.BILLING_CURRENCY}
-    )
-    return account
-
-
-@transaction.atomic
-def prepaid_enable(*, account: BillingAccount, changed_by=None, reason: str = "") -> BillingAccount:
-    """Staff opt an account in to prepaid billing and switch it to prepaid."""
-    if not settings.PREPAID_FEATURE_ENABLED:
-        raise PrepaidNotAllowed("Prepaid billing is switched off (PREPAID_FEATURE_ENABLED).")
-    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-    account.prepaid_enabled = True
-    account.save(update_fields=["prepaid_enabled", "updated_at"])
-    return _mode_set(account, BillingMode.PREPAID, changed_by, reason)
-
-
-@transaction.atomic
-def prepaid_disable(
-    *, account: BillingAccount, changed_by=None, reason: str = ""
-) -> BillingAccount:
-    """Staff withdraw the opt-in; the account goes back to postpaid. Its credits stay on the
-    ledger (visible, usable again if re-enabled)."""
-    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
-    account.prepaid_enabled = False
-    account.save(update_fields=["prepaid_enabled", "updated_at"])
-    return _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
-
-
-def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> BillingAccount:
-    if account.mode == mode:
-        return account
-    BillingModeChange.objects.create(
-        account=account, from_mode=account.mode, to_mode=mode, changed_by=changed_by, reason=reason
-    )
-    account.mode = mode
-    account.save(update_fields=["mode", "updated_at"])
-    return account
-
-
-# --- Prices ------------------------------------------------------------------------------------
-
-
-def price_lookup(
-    *, account: BillingAccount | None, resource: str, day: date, instance_type: str = ""
-) -> Decimal:
-    """Unit price in effect on `day`: the account's custom price if one covers the day, else the
-    catalogue. A price for the exact instance type wins over the any-type price."""
-    types = [instance_type, ""] if instance_type else [""]
-    for candidate in types:
-        if account is not None:
-            custom = (
-                CustomPrice.objects.filter(
-                    account=account,
-                    resource=resource,
-                    instance_type=candidate,
-                    effective_from__lte=day,
-                )
-                .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=day))
-                .order_by("-effective_from")
-                .first()
-            )
-            if custom:
-                return custom.unit_price
-        price = (
-            Price.objects.filter(
-                resource=resource, instance_type=candidate, effective_from__lte=day
-            )
-            .order_by("-effective_from")
-            .first()
-        )
-        if price:
-            return price.unit_price
-    raise PriceNotFound(
-        f"No price for {resource} {instance_type or ''} on {day}.".replace("  ", " ")
-    )
-
-
-_STORAGE = {Resource.STORAGE_FEATURE_STORE, Resource.STORAGE_MODELS, Resource.STORAGE_DATASETS}
-_API_CALLS = {
-    Resource.API_CALLS_FEATURE_STORE,
-    Resource.API_CALLS_MODEL_SERVING,
-    Resource.API_CALLS_JOBS,
-}
-
-
-def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date) -> Decimal:
-    """Cost of one day's quantity. Storage is measured in GB and priced per GB-month, so a day
-    costs 1/(days in that month); API calls are counted singly and priced per 1,000."""
-    if resource in _STORAGE:
-        days_in_month = calendar.monthrange(day.year, day.month)[1]
-        return round_cost(quantity * unit_price / days_in_month)
-    if resource in _API_CALLS:
-        return round_cost(quantity * unit_price / 1000)
-    return round_cost(quantity * unit_price)
-
-
-# --- The credit ledger ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

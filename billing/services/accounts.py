@@ -1,0 +1,52 @@
+"""Billing accounts and the prepaid switch."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import transaction
+
+from billing.models import BillingAccount, BillingMode, BillingModeChange
+from billing.services.errors import PrepaidNotAllowed
+
+
+def billing_account_ensure(*, user) -> BillingAccount:
+    """The user's billing account, created postpaid if missing. Every user-creating door calls
+    this (user manager, admin, signup webhook, login)."""
+    account, _ = BillingAccount.objects.get_or_create(
+        user=user, defaults={"currency": settings.BILLING_CURRENCY}
+    )
+    return account
+
+
+@transaction.atomic
+def prepaid_enable(*, account: BillingAccount, changed_by=None, reason: str = "") -> BillingAccount:
+    """Staff opt an account in to prepaid billing and switch it to prepaid."""
+    if not settings.PREPAID_FEATURE_ENABLED:
+        raise PrepaidNotAllowed("Prepaid billing is switched off (PREPAID_FEATURE_ENABLED).")
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    account.prepaid_enabled = True
+    account.save(update_fields=["prepaid_enabled", "updated_at"])
+    return _mode_set(account, BillingMode.PREPAID, changed_by, reason)
+
+
+@transaction.atomic
+def prepaid_disable(
+    *, account: BillingAccount, changed_by=None, reason: str = ""
+) -> BillingAccount:
+    """Staff withdraw the opt-in; the account goes back to postpaid. Its credits stay on the
+    ledger (visible, usable again if re-enabled)."""
+    account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+    account.prepaid_enabled = False
+    account.save(update_fields=["prepaid_enabled", "updated_at"])
+    return _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
+
+
+def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> BillingAccount:
+    if account.mode == mode:
+        return account
+    BillingModeChange.objects.create(
+        account=account, from_mode=account.mode, to_mode=mode, changed_by=changed_by, reason=reason
+    )
+    account.mode = mode
+    account.save(update_fields=["mode", "updated_at"])
+    return account

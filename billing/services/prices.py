@@ -1,0 +1,67 @@
+"""Prices in effect on a day, and the cost of a quantity."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q
+
+from billing.models import BillingAccount, CustomPrice, Price, Resource
+from billing.money import round_cost
+from billing.services.errors import PriceNotFound
+
+
+def price_lookup(
+    *, account: BillingAccount | None, resource: str, day: date, instance_type: str = ""
+) -> Decimal:
+    """Unit price in effect on `day`: the account's custom price if one covers the day, else the
+    catalogue. A price for the exact instance type wins over the any-type price."""
+    types = [instance_type, ""] if instance_type else [""]
+    for candidate in types:
+        if account is not None:
+            custom = (
+                CustomPrice.objects.filter(
+                    account=account,
+                    resource=resource,
+                    instance_type=candidate,
+                    effective_from__lte=day,
+                )
+                .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=day))
+                .order_by("-effective_from")
+                .first()
+            )
+            if custom:
+                return custom.unit_price
+        price = (
+            Price.objects.filter(
+                resource=resource, instance_type=candidate, effective_from__lte=day
+            )
+            .order_by("-effective_from")
+            .first()
+        )
+        if price:
+            return price.unit_price
+    raise PriceNotFound(
+        f"No price for {resource} {instance_type or ''} on {day}.".replace("  ", " ")
+    )
+
+
+_STORAGE = {Resource.STORAGE_FEATURE_STORE, Resource.STORAGE_MODELS, Resource.STORAGE_DATASETS}
+_API_CALLS = {
+    Resource.API_CALLS_FEATURE_STORE,
+    Resource.API_CALLS_MODEL_SERVING,
+    Resource.API_CALLS_JOBS,
+}
+
+
+def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date) -> Decimal:
+    """Cost of one day's quantity. Storage is measured in GB and priced per GB-month, so a day
+    costs 1/(days in that month); API calls are counted singly and priced per 1,000."""
+    if resource in _STORAGE:
+        days_in_month = calendar.monthrange(day.year, day.month)[1]
+        return round_cost(quantity * unit_price / days_in_month)
+    if resource in _API_CALLS:
+        return round_cost(quantity * unit_price / 1000)
+    return round_cost(quantity * unit_price)

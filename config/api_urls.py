@@ -1,0 +1,9 @@
+"""Everything under /api/. Each app adds its own include here."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("webhooks/", include("webhooks.urls")),
+]
