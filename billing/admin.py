@@ -5,7 +5,6 @@ from django.contrib import admin
 from billing.models import (
     BillingAccount,
     BillingModeChange,
-    CreditLot,
     CreditTransaction,
     CustomPrice,
     Price,
@@ -59,7 +58,6 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "mode",
         "prepaid_enabled",
         "balance_cents",
-        "uncovered_cents",
         "low_balance_notified",
         "created_at",
         "updated_at",
@@ -85,14 +83,6 @@ class CreditTransactionAdmin(ReadOnlyAdmin):
     search_fields = ["account__user__email", "idempotency_key", "source_ref"]
     list_select_related = ["account__user"]
     date_hierarchy = "created_at"
-
-
-@admin.register(CreditLot)
-class CreditLotAdmin(ReadOnlyAdmin):
-    list_display = ["account", "funding", "remaining_cents", "expires_at", "created_at"]
-    list_filter = ["funding"]
-    search_fields = ["account__user__email"]
-    list_select_related = ["account__user"]
 
 
 @admin.register(Price)

@@ -35,8 +35,6 @@ class BillingAccount(models.Model):
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
     # Cache of the ledger: always equal to the sum of this account's credit transactions.
     balance_cents = models.BigIntegerField(default=0)
-    # Usage posted beyond the credit lots on hand; paid off first by the next credit.
-    uncovered_cents = models.BigIntegerField(default=0)
     low_balance_notified = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -232,31 +230,6 @@ class CreditTransaction(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ImmutableRowError("Credit transactions are append-only: post a correction instead.")
-
-
-class CreditLot(models.Model):
-    """What is left of one credit (purchase, grant, positive adjustment): bookkeeping that
-    decides which credits usage consumes first and what an expiry removes. Not the ledger."""
-
-    account = models.ForeignKey(BillingAccount, on_delete=models.PROTECT, related_name="lots")
-    transaction = models.OneToOneField(
-        CreditTransaction, on_delete=models.PROTECT, related_name="lot"
-    )
-    funding = models.CharField(max_length=16, choices=Funding.choices)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    remaining_cents = models.BigIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["account", "remaining_cents"])]
-        constraints = [
-            models.CheckConstraint(
-                condition=models.Q(remaining_cents__gte=0), name="credit_lot_not_negative"
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.funding} lot {self.pk}: {self.remaining_cents} left"
 
 
 class CreditPurchase(models.Model):

@@ -6,9 +6,9 @@ Ledger rules, all enforced in `_post`:
    writers queue and the cached balance always equals the sum of transactions.
 3. An idempotency key that exists returns its transaction and writes nothing; the same key
    with another amount or account raises IdempotencyConflict.
-4. Credits pay off uncovered usage first, the rest becomes a lot. Debits consume lots:
-   promotional before paid, the earliest expiry first; what no lot covers is uncovered and
-   the balance goes negative (usage is always recorded).
+4. Usage is always recorded, even past zero: the balance may go negative. Which credits a
+   debit used (promotional before paid, earliest expiry first) is derived by replaying the
+   ledger in billing/services/lots.py, so a posting never updates an older row.
 5. Below zero a prepaid account is in arrears; back at zero or above it is active again.
 6. Crossing below LOW_BALANCE_THRESHOLD_CENTS sends one notice until the balance recovers.
 """
@@ -16,25 +16,27 @@ Ledger rules, all enforced in `_post`:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F, Sum
+from django.db.models import Count, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import (
     AccountStatus,
     BillingAccount,
-    CreditLot,
     CreditTransaction,
     Funding,
     TransactionKind,
 )
 from billing.money import format_cents
 from billing.services.errors import BillingError, IdempotencyConflict, InvalidAmount
+from billing.services.lots import Lot, lots_remaining
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +51,9 @@ class _Posting:
     source_ref: str = ""
     created_by: object | None = None
     reason: str = ""
-    consume_lot_id: int | None = None
-    consume_funding: str | None = None
+
+
+PostingBuilder = Callable[[BillingAccount], "_Posting | None"]
 
 
 def _validate_amount(amount_cents, *, positive: bool | None) -> None:
@@ -79,18 +82,28 @@ def _existing(posting: _Posting, account_id: int) -> CreditTransaction | None:
     return existing
 
 
-def _post(account_id: int, posting: _Posting) -> CreditTransaction:
-    if not posting.idempotency_key:
-        raise BillingError("An idempotency key is required.")
+def _post(
+    account_id: int, posting: _Posting | PostingBuilder, **lock_annotations
+) -> CreditTransaction | None:
+    """Lock the account, then apply `posting`. A builder runs under the lock and decides the
+    posting from what the ledger holds (None: nothing to post); its key is new by construction.
+    `lock_annotations` are read in the same query as the lock (one round trip less)."""
     try:
         with transaction.atomic():
-            account = BillingAccount.objects.select_for_update().get(pk=account_id)
+            account = (
+                BillingAccount.objects.select_for_update(of=("self",))
+                .annotate(**lock_annotations)
+                .get(pk=account_id)
+            )
+            if callable(posting):
+                built = posting(account)
+                return _apply(account, built) if built else None
             existing = _existing(posting, account_id)
-            if existing:
-                return existing
-            return _apply(account, posting)
+            return existing or _apply(account, posting)
     except IntegrityError:
         # A writer on another account raced us to the same key; theirs stands.
+        if callable(posting):
+            raise
         existing = _existing(posting, account_id)
         if existing:
             return existing
@@ -98,6 +111,8 @@ def _post(account_id: int, posting: _Posting) -> CreditTransaction:
 
 
 def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
+    if not posting.idempotency_key:
+        raise BillingError("An idempotency key is required.")
     before = account.balance_cents
     account.balance_cents = before + posting.amount_cents
     tx = CreditTransaction.objects.create(
@@ -112,61 +127,16 @@ def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
         created_by=posting.created_by,
         reason=posting.reason,
     )
-    if posting.amount_cents > 0:
-        _credit_lots(account, tx, posting)
-    else:
-        _debit_lots(account, posting)
     _update_status(account, before)
     account.save(
         update_fields=[
             "balance_cents",
-            "uncovered_cents",
             "status",
             "low_balance_notified",
             "updated_at",
         ]
     )
     return tx
-
-
-def _credit_lots(account: BillingAccount, tx: CreditTransaction, posting: _Posting) -> None:
-    payoff = min(posting.amount_cents, account.uncovered_cents)
-    account.uncovered_cents -= payoff
-    left = posting.amount_cents - payoff
-    if left > 0:
-        CreditLot.objects.create(
-            account=account,
-            transaction=tx,
-            funding=posting.funding or Funding.PAID,
-            expires_at=posting.expires_at,
-            remaining_cents=left,
-        )
-
-
-def _debit_lots(account: BillingAccount, posting: _Posting) -> None:
-    needed = -posting.amount_cents
-    for lot in _lots_to_consume(account, posting):
-        if needed == 0:
-            break
-        take = min(needed, lot.remaining_cents)
-        CreditLot.objects.filter(pk=lot.pk).update(remaining_cents=F("remaining_cents") - take)
-        needed -= take
-    account.uncovered_cents += needed
-
-
-def _lots_to_consume(account: BillingAccount, posting: _Posting):
-    lots = CreditLot.objects.select_for_update().filter(account=account, remaining_cents__gt=0)
-    if posting.consume_lot_id is not None:
-        return lots.filter(pk=posting.consume_lot_id)
-    if posting.consume_funding:
-        lots = lots.filter(funding=posting.consume_funding)
-    # Promotional before paid; among them the earliest expiry first, then the oldest.
-    return lots.order_by(
-        F("funding").desc(),  # "promotional" > "paid"
-        F("expires_at").asc(nulls_last=True),
-        "created_at",
-        "id",
-    )
 
 
 def _update_status(account: BillingAccount, before: int) -> None:
@@ -251,29 +221,37 @@ def credits_deduct_usage(
     cost posts only the difference, as an adjustment. Returns the new posting, if any."""
     if isinstance(cost_cents, bool) or not isinstance(cost_cents, int) or cost_cents < 0:
         raise InvalidAmount("A usage cost must be a non-negative whole number of cents.")
-    with transaction.atomic():
-        BillingAccount.objects.select_for_update().get(pk=account.pk)
-        charged = _charged_for(usage_ref, account.pk)
+
+    def build(locked: BillingAccount) -> _Posting | None:
+        charged, revision = locked.usage_charged, locked.usage_postings
         delta = -cost_cents - charged
         if delta == 0:
             return None
         _validate_amount(delta, positive=None)
-        revision = CreditTransaction.objects.filter(source_ref=usage_ref).count()
-        posting = _Posting(
+        return _Posting(
             kind=TransactionKind.USAGE if revision == 0 else TransactionKind.ADJUSTMENT,
             amount_cents=delta,
             idempotency_key=f"{usage_ref}:{revision}",
             source_ref=usage_ref,
             reason="" if revision == 0 else "Usage re-collected with a different cost.",
         )
-        return _post(account.pk, posting)
+
+    return _post(account.pk, build, **_charged_for(usage_ref))
 
 
-def _charged_for(usage_ref: str, account_id: int) -> int:
-    total = CreditTransaction.objects.filter(source_ref=usage_ref, account_id=account_id).aggregate(
-        total=Sum("amount_cents")
-    )["total"]
-    return total or 0
+def _charged_for(usage_ref: str) -> dict[str, Coalesce]:
+    """What the ledger already charged for a usage reference, and in how many postings, as
+    annotations of the account lock query. A usage reference names one usage day, which
+    belongs to one account."""
+    postings = (
+        CreditTransaction.objects.filter(source_ref=usage_ref).order_by().values("source_ref")
+    )
+    total = postings.annotate(total=Sum("amount_cents")).values("total")[:1]
+    count = postings.annotate(count=Count("id")).values("count")[:1]
+    return {
+        "usage_charged": Coalesce(Subquery(total), 0),
+        "usage_postings": Coalesce(Subquery(count), 0),
+    }
 
 
 def credits_adjust(
@@ -312,40 +290,46 @@ def credits_refund(
         amount_cents=-amount_cents,
         idempotency_key=idempotency_key,
         reason=reason,
-        consume_funding=Funding.PAID,
     )
     return _post(account.pk, posting)
 
 
 def credits_expire(*, now: datetime | None = None) -> list[CreditTransaction]:
-    """Post an `expiry` for the unused remainder of every promotional lot past its expiry."""
+    """Post an `expiry` for the unused remainder of every promotional grant past its expiry.
+    The remainder comes from replaying the ledger (billing.services.lots)."""
     now = now or timezone.now()
-    due = CreditLot.objects.filter(
-        funding=Funding.PROMOTIONAL, expires_at__lte=now, remaining_cents__gt=0
-    ).values_list("pk", "account_id")
+    accounts = (
+        CreditTransaction.objects.filter(
+            funding=Funding.PROMOTIONAL, amount_cents__gt=0, expires_at__lte=now
+        )
+        .values_list("account_id", flat=True)
+        .distinct()
+    )
     posted = []
-    for lot_id, account_id in due:
-        tx = _expire_lot(lot_id, account_id)
-        if tx:
-            posted.append(tx)
+    for account_id in accounts:
+        posted.extend(_expire_account(account_id, now))
     return posted
 
 
-def _expire_lot(lot_id: int, account_id: int) -> CreditTransaction | None:
+def _expire_account(account_id: int, now: datetime) -> list[CreditTransaction]:
     with transaction.atomic():
         BillingAccount.objects.select_for_update().get(pk=account_id)
-        remaining = CreditLot.objects.get(pk=lot_id).remaining_cents
-        if remaining == 0:
-            return None
-        posting = _Posting(
-            kind=TransactionKind.EXPIRY,
-            amount_cents=-remaining,
-            idempotency_key=f"expiry:lot:{lot_id}",
-            source_ref=f"lot:{lot_id}",
-            reason="Promotional credits expired unused.",
-            consume_lot_id=lot_id,
-        )
-        return _post(account_id, posting)
+        due = [
+            lot
+            for lot in lots_remaining(account_id=account_id)
+            if lot.funding == Funding.PROMOTIONAL and lot.expires_at and lot.expires_at <= now
+        ]
+        return [_post(account_id, _expiry_posting(lot)) for lot in due]
+
+
+def _expiry_posting(lot: Lot) -> _Posting:
+    return _Posting(
+        kind=TransactionKind.EXPIRY,
+        amount_cents=-lot.remaining_cents,
+        idempotency_key=f"expiry:lot:{lot.transaction_id}",
+        source_ref=f"lot:{lot.transaction_id}",
+        reason="Promotional credits expired unused.",
+    )
 
 
 def credits_balance(*, account: BillingAccount) -> int:

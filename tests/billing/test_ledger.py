@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from billing.models import (
     AccountStatus,
-    CreditLot,
     CreditTransaction,
     ImmutableRowError,
     TransactionKind,
@@ -27,6 +26,11 @@ from billing.services import (
     credits_record_purchase,
     credits_refund,
 )
+from billing.services.lots import lots_remaining
+
+
+def remaining(account) -> set[tuple[str, int]]:
+    return {(lot.funding, lot.remaining_cents) for lot in lots_remaining(account_id=account.pk)}
 
 
 def ledger_sum(account) -> int:
@@ -42,7 +46,7 @@ def test_purchase_adds_paid_credits(prepaid_account):
     assert tx.kind == TransactionKind.PURCHASE
     assert tx.balance_after_cents == 2500
     assert credits_balance(account=prepaid_account) == 2500
-    assert tx.lot.funding == "paid"
+    assert remaining(prepaid_account) == {("paid", 2500)}
 
 
 def test_same_key_returns_existing_and_writes_nothing(prepaid_account):
@@ -114,11 +118,8 @@ def test_usage_goes_past_zero_and_account_falls_into_arrears(prepaid_account):
     prepaid_account.refresh_from_db()
     assert prepaid_account.balance_cents == 1500
     assert prepaid_account.status == AccountStatus.ACTIVE
-    # The purchase paid off the 500 uncovered first: the lot holds what is left.
-    assert (
-        CreditLot.objects.get(transaction__idempotency_key="checkout_session:cs_2").remaining_cents
-        == 1500
-    )
+    # The purchase paid off the 500 uncovered first: its lot holds what is left.
+    assert remaining(prepaid_account) == {("paid", 1500)}
 
 
 def test_usage_rerun_same_cost_writes_nothing_and_changed_cost_posts_difference(prepaid_account):
@@ -159,11 +160,13 @@ def test_usage_consumes_promotional_before_paid_earliest_expiry_first(prepaid_ac
         expires_at=now + timedelta(days=5),
     )
     credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:1", cost_cents=600)
-    soon.lot.refresh_from_db()
-    late.lot.refresh_from_db()
-    assert soon.lot.remaining_cents == 0
-    assert late.lot.remaining_cents == 200
-    assert CreditLot.objects.get(funding="paid").remaining_cents == 1000
+    lots = {
+        lot.transaction_id: lot.remaining_cents
+        for lot in lots_remaining(account_id=prepaid_account.pk)
+    }
+    assert soon.pk not in lots
+    assert lots[late.pk] == 200
+    assert remaining(prepaid_account) == {("promotional", 200), ("paid", 1000)}
 
 
 def test_expiry_posts_the_unused_promotional_remainder_once(prepaid_account, staff):
@@ -182,8 +185,9 @@ def test_expiry_posts_the_unused_promotional_remainder_once(prepaid_account, sta
     assert [tx.amount_cents for tx in posted] == [-500]
     assert posted[0].kind == TransactionKind.EXPIRY
     assert credits_expire(now=now + timedelta(days=3)) == []
-    grant.lot.refresh_from_db()
-    assert grant.lot.remaining_cents == 0
+    assert grant.pk not in {
+        lot.transaction_id for lot in lots_remaining(account_id=prepaid_account.pk)
+    }
     assert credits_balance(account=prepaid_account) == 1000 == ledger_sum(prepaid_account)
 
 
@@ -195,8 +199,7 @@ def test_refund_removes_paid_credits(prepaid_account, staff):
     credits_refund(
         account=prepaid_account, amount_cents=400, idempotency_key="re_1", reason="refund"
     )
-    assert CreditLot.objects.get(funding="paid").remaining_cents == 600
-    assert CreditLot.objects.get(funding="promotional").remaining_cents == 500
+    assert remaining(prepaid_account) == {("paid", 600), ("promotional", 500)}
 
 
 def test_low_balance_notice_is_sent_once_per_crossing(
