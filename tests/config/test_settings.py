@@ -1,0 +1,61 @@
+"""Start-up behaviour, checked in fresh interpreters so the test settings are not involved."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(code: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DATABASE_URL"}}
+    clean.update(env)
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_a_secret_names_the_variable():
+    result = run(
+        "import django; django.setup()",
+        APP_ENV="production",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
+        FIELD_ENCRYPTION_KEYS="",
+    )
+    assert result.returncode != 0
+    assert "Set the SECRET_KEY environment variable" in result.stderr
+
+
+def test_a_bad_boolean_is_an_error_not_false():
+    result = run(
+        "import django; django.setup()",
+        APP_ENV="local",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="maybe",
+    )
+    assert result.returncode != 0
+    assert "DEBUG must be a boolean" in result.stderr
+
+
+def test_service_check_prints_one_clear_line_when_postgres_is_down():
+    result = subprocess.run(
+        [sys.executable, "scripts/check_services.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": "postgres://postgres@127.0.0.1:1/x"},
+        timeout=60,
+    )
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("PostgreSQL is not reachable at 127.0.0.1:1")
