@@ -204,6 +204,9 @@ AUTH0_WEBHOOK_SECRET = env.str("AUTH0_WEBHOOK_SECRET", default="")
 
 HOPSWORKS_CONNECT_TIMEOUT = env.float("HOPSWORKS_CONNECT_TIMEOUT", default=5.0)
 HOPSWORKS_READ_TIMEOUT = env.float("HOPSWORKS_READ_TIMEOUT", default=30.0)
+# Retries of safe reads (GET) on connection errors and 502/503/504, with exponential backoff.
+HOPSWORKS_GET_RETRIES = env.int("HOPSWORKS_GET_RETRIES", default=2)
+HOPSWORKS_RETRY_BACKOFF = env.float("HOPSWORKS_RETRY_BACKOFF", default=0.5)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
 
