@@ -261,7 +261,7 @@ def _step_fail(*, run: ProvisioningRun, step: ProvisioningStep, error: str, retr
     ProvisioningRun.objects.filter(pk=run.pk).update(status=status, last_error=error)
 
 
-def provisioning_schedule_retry(*, run: ProvisioningRun, countdown: int) -> None:
+def provisioning_schedule_retry(*, run: ProvisioningRun, countdown: float) -> None:
     ProvisioningRun.objects.filter(pk=run.pk, status=S.WAITING).update(
         next_attempt_at=timezone.now() + timedelta(seconds=countdown)
     )
