@@ -15,6 +15,7 @@ from accounts.services import (
 from billing.models import BillingAccount
 from billing.services import billing_account_ensure, prepaid_enable
 from clusters.models import Cluster
+from tests.accounts.fakes import STRIPE_OBJECTS
 
 S = ProvisioningStatus
 
@@ -42,9 +43,8 @@ def test_signup_ends_with_customer_subscription_cluster_user_and_project(
     assert account.stripe_customer_id == "cus_test1"
     assert account.stripe_subscription_id == "sub_test1"
     assert stripe_fake.idempotency_keys == [f"customer:{account.pk}", f"subscription:{account.pk}"]
-    assert stripe_fake.lookup_keys == sorted(settings.STRIPE_METERED_PRICE_LOOKUP_KEYS) or set(
-        stripe_fake.lookup_keys
-    ) == set(settings.STRIPE_METERED_PRICE_LOOKUP_KEYS)
+    assert set(stripe_fake.lookup_keys) == set(settings.STRIPE_METERED_PRICE_LOOKUP_KEYS)
+    assert len(stripe_fake.subscriptions[0]["items_requested"]) == len(stripe_fake.lookup_keys)
     assert user.cluster == cluster
     assert (user.hopsworks_user_id, user.hopsworks_username) == (10001, "alice000")
     assert hopsworks.users[0]["uuid"] == "auth0-client-abc.auth0|alice"
@@ -283,3 +283,44 @@ def test_provision_user_command_fails_for_unknown_or_stuck_users(hopsworks, clus
     _signup()
     with pytest.raises(CommandError, match="free capacity"):
         call_command("provision_user", "alice@example.com")
+
+
+def test_a_customer_created_before_a_crash_is_found_not_created_again(
+    hopsworks, stripe_fake, cluster
+):
+    user = _signup()
+    account = BillingAccount.objects.get(user=user)
+    # Stripe created the customer and a subscription, but we never stored the ids.
+    existing = dict(STRIPE_OBJECTS["customer"], id="cus_before_crash")
+    existing["metadata"] = {"hopsbill_account_id": str(account.pk)}
+    stripe_fake.customers.append(existing)
+    stripe_fake.subscriptions.append(
+        dict(
+            STRIPE_OBJECTS["subscription"],
+            id="sub_before_crash",
+            customer="cus_before_crash",
+            status="active",
+        )
+    )
+
+    assert provisioning_run(user=user).status == S.DONE
+
+    account.refresh_from_db()
+    assert (account.stripe_customer_id, account.stripe_subscription_id) == (
+        "cus_before_crash",
+        "sub_before_crash",
+    )
+    assert stripe_fake.idempotency_keys == []  # nothing was created
+
+
+def test_missing_stripe_prices_fail_for_staff_with_the_fix_named(
+    hopsworks, stripe_fake, cluster, settings
+):
+    settings.STRIPE_METERED_PRICE_LOOKUP_KEYS = []
+    user = _signup()
+
+    run = provisioning_run(user=user)
+
+    assert run.status == S.FAILED and run.current_step == "stripe_subscription"
+    assert "setup_stripe" in run.last_error
+    assert stripe_fake.subscriptions == []
