@@ -319,6 +319,8 @@ def _step_hopsworks_user(*, user: User, step: ProvisioningStep) -> tuple[str, di
     if user.hopsworks_user_id:
         return S.DONE, {"username": user.hopsworks_username, "id": user.hopsworks_user_id}
     cluster = user.cluster
+    if cluster is None:
+        raise ProvisioningFailed(f"{user.email} has no cluster (it was removed): retry.")
     if not cluster.auth0_client_id:
         raise ProvisioningFailed(f"Cluster {cluster.name} has no Auth0 client id configured.")
     if not user.auth0_subject:
@@ -352,8 +354,8 @@ def _step_hopsworks_user(*, user: User, step: ProvisioningStep) -> tuple[str, di
 def _step_default_project(*, user: User, step: ProvisioningStep) -> tuple[str, dict]:
     if step.detail.get("project"):
         return S.DONE, {}
-    if not user.hopsworks_username:
-        raise ProvisioningFailed("The user has no Hopsworks username yet.")
+    if not user.hopsworks_username or user.cluster is None:
+        raise ProvisioningFailed("The user has no Hopsworks user or cluster yet.")
     client = HopsworksClient(user.cluster)
     projects = client.projects_list()
     mine = [

@@ -4,7 +4,12 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import ProvisioningStatus, User
-from accounts.services import provisioning_give_up, provisioning_run, provisioning_schedule_retry
+from accounts.services import (
+    LEASE,
+    provisioning_give_up,
+    provisioning_run,
+    provisioning_schedule_retry,
+)
 
 
 def retry_countdown(retries: int) -> float:
@@ -20,13 +25,15 @@ def provision_user(self, user_id: int) -> str:
     if user is None:
         return "no such user"
     run = provisioning_run(user=user)
-    if run.status != ProvisioningStatus.WAITING or self.request.is_eager:
+    busy = run.status == ProvisioningStatus.RUNNING  # another worker holds it, or one crashed
+    if not (busy or run.status == ProvisioningStatus.WAITING) or self.request.is_eager:
         # Eager (local `make run`): no retry loop in the request; staff can retry from the panel.
         return run.status
     max_retries = settings.PROVISIONING_MAX_RETRIES
     if self.request.retries >= max_retries:
         provisioning_give_up(run=run)
         return ProvisioningStatus.FAILED
-    countdown = retry_countdown(self.request.retries)
+    # A busy run is looked at again once a crashed worker's lease has run out.
+    countdown = LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
     provisioning_schedule_retry(run=run, countdown=countdown)
     raise self.retry(countdown=countdown, max_retries=max_retries)

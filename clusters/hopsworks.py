@@ -166,7 +166,7 @@ class HopsworksClient:
             )
         except requests.RequestException as exc:
             call.latency_ms = int((time.monotonic() - started) * 1000)
-            call.error = f"{type(exc).__name__}"
+            call.error = f"unreachable ({type(exc).__name__})"
             raise HopsworksUnreachable(
                 f"Hopsworks at {self.cluster.name} unreachable ({type(exc).__name__})"
             ) from exc

@@ -102,7 +102,8 @@ def cluster_test_connection(*, cluster: Cluster) -> HopsworksReport:
     call = client.connection_test()
     report = HopsworksReport(cluster=cluster, calls=client.calls)
     if call.status_code != 200:
-        report.errors.append(call.error or f"status {call.status_code}")
+        problem = call.error or f"status {call.status_code}"
+        report.errors.append(f"{cluster.name}: {problem}")
     return report
 
 

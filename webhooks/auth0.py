@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import time
 
 from django.conf import settings
@@ -33,12 +34,14 @@ def signature_expected(*, secret: str, timestamp: str, body: bytes) -> str:
 
 def signature_valid(*, secret: str, timestamp: str, signature: str, body: bytes) -> bool:
     """Constant-time check of the signature, and the timestamp within 5 minutes of now."""
-    if not timestamp or not signature or not timestamp.isdigit():
+    if not signature or not re.fullmatch(r"[0-9]{1,12}", timestamp):
         return False
     if abs(time.time() - int(timestamp)) > TOLERANCE_SECONDS:
         return False
     expected = signature_expected(secret=secret, timestamp=timestamp, body=body)
-    return hmac.compare_digest(expected, signature.strip().lower())
+    # Bytes, not str: compare_digest refuses non-ASCII strings (a forged header is not a 500).
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode(), given)
 
 
 class Auth0SignupInput(serializers.Serializer):

@@ -165,3 +165,13 @@ def test_webhook_needs_no_session_or_csrf_token(db, settings):
 
 def test_get_is_not_allowed(client, db):
     assert client.get(URL).status_code == 405
+
+
+def test_non_ascii_signature_or_timestamp_is_401_not_a_crash(client, db):
+    raw = json.dumps(BODY).encode()
+    headers = _sign(raw)
+    assert _post(client, raw, {**headers, "HTTP_X_SIGNATURE": "é" * 64}).status_code == 401
+    arabic_digits = "".join(chr(0x660 + int(d)) for d in headers["HTTP_X_SIGNATURE_TIMESTAMP"])
+    response = _post(client, raw, {**headers, "HTTP_X_SIGNATURE_TIMESTAMP": arabic_digits})
+    assert response.status_code == 401
+    assert _nothing_written()
