@@ -71,6 +71,14 @@ def test_a_real_worker_provisions_a_signed_signup_end_to_end(
     assert user.cluster_id == cluster.pk and user.hopsworks_user_id == 10001
     assert [p["name"] for p in hopsworks.projects] == ["worke000"]
 
+    # Staff see the finished run and its steps in the panel.
+    staff = User.objects.create_superuser("boss@example.com", "pw-boss-123456")
+    client.force_login(staff)
+    run = ProvisioningRun.objects.get(user=user)
+    page = client.get(f"/admin/accounts/provisioningrun/{run.pk}/change/").content.decode()
+    assert "default_project" in page and "worke000" in page and "sub_test1" in page
+    client.logout()
+
     # The same person signs up again: the worker runs nothing new.
     assert _signed_signup(client, settings, name="Again").status_code == 202
     time.sleep(0.3)
@@ -95,3 +103,20 @@ def test_the_worker_retries_with_backoff_until_hopsworks_is_back(
     _wait_for(lambda: _run_status() == ProvisioningStatus.DONE)
     assert hopsworks.user_creates == 1 and hopsworks.project_creates == 1
     assert len(stripe_fake.customers) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_gives_up_after_its_retries_and_leaves_the_run_for_staff(
+    worker, client, settings, hopsworks, stripe_fake, cluster
+):
+    settings.PROVISIONING_RETRY_BASE_SECONDS = 0.05
+    settings.PROVISIONING_MAX_RETRIES = 2
+    hopsworks.down = True
+    assert _signed_signup(client, settings).status_code == 202
+
+    _wait_for(lambda: _run_status() == ProvisioningStatus.FAILED)
+
+    run = ProvisioningRun.objects.get()
+    assert run.attempts == 3
+    assert run.last_error.startswith("Gave up after 3 attempts: Hopsworks at c1 unreachable")
+    assert hopsworks.user_creates == 0
