@@ -155,9 +155,11 @@ def provisioning_ensure(*, user: User) -> ProvisioningRun:
 
 @transaction.atomic
 def provisioning_start(*, user: User) -> ProvisioningRun:
-    """Create the run if missing and enqueue the worker (after commit) unless it is done."""
+    """Create the run if missing and enqueue the worker (after commit) while it has not started.
+    A waiting run already has its retry scheduled and a failed one waits for staff, so repeated
+    signups or logins do not hammer Hopsworks."""
     run = provisioning_ensure(user=user)
-    if run.status != S.DONE:
+    if run.status == S.PENDING:
         _enqueue(user.pk)
     return run
 
@@ -177,7 +179,21 @@ def provisioning_retry(*, user: User) -> ProvisioningRun:
 def _enqueue(user_id: int) -> None:
     from accounts.tasks import provision_user
 
-    transaction.on_commit(lambda: provision_user.delay(user_id))
+    # robust: a broker outage must not fail the signup; the run stays pending and the
+    # sweeper (provisioning_resume_stale) queues it again.
+    transaction.on_commit(lambda: provision_user.delay(user_id), robust=True)
+
+
+def provisioning_stale(*, now=None) -> list[int]:
+    """Ids of users whose run should be moving but has no live task: pending for 5 minutes,
+    waiting 15 minutes past its retry time (a lost message), or running on an expired lease."""
+    now = now or timezone.now()
+    runs = ProvisioningRun.objects.filter(
+        Q(status=S.PENDING, updated_at__lt=now - timedelta(minutes=5))
+        | Q(status=S.WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
+        | Q(status=S.RUNNING, locked_until__lt=now)
+    )
+    return list(runs.values_list("user_id", flat=True))
 
 
 def provisioning_run(*, user: User) -> ProvisioningRun:

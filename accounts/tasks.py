@@ -9,6 +9,7 @@ from accounts.services import (
     provisioning_give_up,
     provisioning_run,
     provisioning_schedule_retry,
+    provisioning_stale,
 )
 
 
@@ -37,3 +38,12 @@ def provision_user(self, user_id: int) -> str:
     countdown = LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
     provisioning_schedule_retry(run=run, countdown=countdown)
     raise self.retry(countdown=countdown, max_retries=max_retries)
+
+
+@shared_task
+def provisioning_resume_stale() -> int:
+    """Beat: queue again the runs whose task was lost (broker outage, crashed worker)."""
+    user_ids = provisioning_stale()
+    for user_id in user_ids:
+        provision_user.delay(user_id)
+    return len(user_ids)

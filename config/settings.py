@@ -229,6 +229,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=15, hour=1),
         "options": {"expires": 3600},
     },
+    "provisioning-resume-stale": {
+        "task": "accounts.tasks.provisioning_resume_stale",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
+    },
 }
 
 # --- API -----------------------------------------------------------------------------------------

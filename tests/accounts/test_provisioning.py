@@ -324,3 +324,38 @@ def test_missing_stripe_prices_fail_for_staff_with_the_fix_named(
     assert run.status == S.FAILED and run.current_step == "stripe_subscription"
     assert "setup_stripe" in run.last_error
     assert stripe_fake.subscriptions == []
+
+
+def test_start_queues_only_a_run_that_has_not_started(db, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=False) as first:
+        user = _signup()
+    for status in (S.WAITING, S.FAILED, S.DONE):
+        ProvisioningRun.objects.filter(user=user).update(status=status)
+        with django_capture_on_commit_callbacks(execute=False) as again:
+            _signup()
+        assert again == [], status
+    assert len(first) == 1
+
+
+def test_the_sweeper_finds_runs_whose_task_was_lost(db):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import provisioning_ensure, provisioning_stale
+
+    now = timezone.now()
+    users = [User.objects.create_user(f"u{n}@example.com", None) for n in range(6)]
+    runs = [provisioning_ensure(user=u) for u in users]
+    states = [
+        (S.PENDING, {}),  # just created: its task is on its way
+        (S.PENDING, {"updated_at": now - timedelta(minutes=6)}),
+        (S.WAITING, {"next_attempt_at": now + timedelta(minutes=1)}),
+        (S.WAITING, {"next_attempt_at": now - timedelta(minutes=16)}),
+        (S.RUNNING, {"locked_until": now - timedelta(seconds=1)}),
+        (S.FAILED, {"updated_at": now - timedelta(days=2)}),
+    ]
+    for run, (status, extra) in zip(runs, states, strict=True):
+        ProvisioningRun.objects.filter(pk=run.pk).update(status=status, **extra)
+
+    assert sorted(provisioning_stale(now=now)) == [users[1].pk, users[3].pk, users[4].pk]
