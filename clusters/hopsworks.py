@@ -147,6 +147,8 @@ class HopsworksClient:
             status_forcelist=(502, 503, 504),
             allowed_methods=frozenset({"GET"}),  # only safe reads are retried
             raise_on_status=False,
+            # A proxy's "Retry-After: 3600" must not park a worker; the task backs off instead.
+            respect_retry_after_header=False,
         )
         adapter = HTTPAdapter(max_retries=retry)
         self.session.mount("http://", adapter)
