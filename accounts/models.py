@@ -69,3 +69,64 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+
+class ProvisioningStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped (not needed)"
+    NOT_CONFIGURED = "not_configured", "Skipped (not configured)"
+    WAITING = "waiting", "Waiting to retry"
+    FAILED = "failed", "Failed (needs staff)"
+
+
+class ProvisioningRun(models.Model):
+    """The signup provisioning of one user: a resumable sequence of steps (see
+    accounts.services.provisioning_run). One run per user; resuming reuses it."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="provisioning")
+    status = models.CharField(
+        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
+    )
+    current_step = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # A worker claims the run until this time, so two workers never run it at once.
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.status})"
+
+
+class ProvisioningStep(models.Model):
+    run = models.ForeignKey(ProvisioningRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=32)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # What the step produced (ids, names), for the panel and for resuming.
+    detail = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="provisioning_step_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"

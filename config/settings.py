@@ -204,6 +204,13 @@ AUTH0_WEBHOOK_SECRET = env.str("AUTH0_WEBHOOK_SECRET", default="")
 
 HOPSWORKS_CONNECT_TIMEOUT = env.float("HOPSWORKS_CONNECT_TIMEOUT", default=5.0)
 HOPSWORKS_READ_TIMEOUT = env.float("HOPSWORKS_READ_TIMEOUT", default=30.0)
+# Retries of safe reads (GET) on connection errors and 502/503/504, with exponential backoff.
+HOPSWORKS_GET_RETRIES = env.int("HOPSWORKS_GET_RETRIES", default=2)
+HOPSWORKS_RETRY_BACKOFF = env.float("HOPSWORKS_RETRY_BACKOFF", default=0.5)
+# Signup provisioning retries (Celery): base * 2^n seconds, capped; then staff retry by hand.
+PROVISIONING_RETRY_BASE_SECONDS = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=30.0)
+PROVISIONING_RETRY_MAX_SECONDS = env.float("PROVISIONING_RETRY_MAX_SECONDS", default=3600.0)
+PROVISIONING_MAX_RETRIES = env.int("PROVISIONING_MAX_RETRIES", default=14)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
 
@@ -221,6 +228,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.expire_credits",
         "schedule": crontab(minute=15, hour=1),
         "options": {"expires": 3600},
+    },
+    "provisioning-resume-stale": {
+        "task": "accounts.tasks.provisioning_resume_stale",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
     },
 }
 

@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from celery import shared_task
+from django.conf import settings
+
+from accounts.models import ProvisioningStatus, User
+from accounts.services import (
+    LEASE,
+    provisioning_give_up,
+    provisioning_run,
+    provisioning_schedule_retry,
+    provisioning_stale,
+)
+
+
+def retry_countdown(retries: int) -> float:
+    """Exponential backoff: base, 2 x base, 4 x base, ... capped."""
+    base = settings.PROVISIONING_RETRY_BASE_SECONDS
+    return min(base * 2**retries, settings.PROVISIONING_RETRY_MAX_SECONDS)
+
+
+@shared_task(bind=True, acks_late=True)
+def provision_user(self, user_id: int) -> str:
+    """Run or resume one user's provisioning; retry with exponential backoff while it waits."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return "no such user"
+    run = provisioning_run(user=user)
+    busy = run.status == ProvisioningStatus.RUNNING  # another worker holds it, or one crashed
+    if not (busy or run.status == ProvisioningStatus.WAITING) or self.request.is_eager:
+        # Eager (local `make run`): no retry loop in the request; staff can retry from the panel.
+        return run.status
+    max_retries = settings.PROVISIONING_MAX_RETRIES
+    if self.request.retries >= max_retries:
+        provisioning_give_up(run=run)
+        return ProvisioningStatus.FAILED
+    # A busy run is looked at again once a crashed worker's lease has run out.
+    countdown = LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
+    provisioning_schedule_retry(run=run, countdown=countdown)
+    raise self.retry(countdown=countdown, max_retries=max_retries)
+
+
+@shared_task
+def provisioning_resume_stale() -> int:
+    """Beat: queue again the runs whose task was lost (broker outage, crashed worker)."""
+    user_ids = provisioning_stale()
+    for user_id in user_ids:
+        provision_user.delay(user_id)
+    return len(user_ids)

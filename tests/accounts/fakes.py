@@ -1,0 +1,287 @@
+"""Stateful fakes of Hopsworks and Stripe at the HTTP boundary (`responses` callbacks).
+
+They answer with the real-shaped payloads under tests/fixtures/hopsworks/ and the Stripe
+objects copied from the shared fixtures3.json, and remember what was created so tests can
+count duplicates. Import the fixtures (`hopsworks`, `stripe_fake`, `cluster`) into a module or
+conftest to use them.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+import requests
+import responses
+
+from clusters.models import Cluster
+
+HOPSWORKS_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hopsworks"
+STRIPE_OBJECTS = json.loads((Path(__file__).resolve().parent / "stripe_objects.json").read_text())
+HOPSWORKS_URL = "https://hopsworks.test/hopsworks-api/api"
+API_KEY = "hw-api-key-secret-123"
+CLIENT_ID = "auth0-client-abc"
+STRIPE_BASE = "https://stripe.test"
+
+
+def hopsworks_fixture(name: str):
+    return json.loads((HOPSWORKS_FIXTURES / f"{name}.json").read_text())
+
+
+def _json(status: int, body) -> tuple[int, dict, str]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+class FakeHopsworks:
+    """An enterprise (or community) Hopsworks with users and projects held in memory."""
+
+    def __init__(self, rsps: responses.RequestsMock, base: str = HOPSWORKS_URL):
+        self.base = base
+        self.edition = "enterprise"
+        self.down = False
+        self.subject_endpoint = True
+        # "METHOD /path" whose request is carried out but whose answer never arrives.
+        self.lose_answer_of: set[str] = set()
+        self.users: list[dict] = []
+        self.projects: list[dict] = []
+        self.user_creates = 0
+        self.project_creates = 0
+        for method, pattern, handler in [
+            ("GET", r"/admin/user/(?P<uuid>[^/?]+)", self._get_remote_user),
+            ("GET", r"/admin/users", self._list_users),
+            ("POST", r"/admin/users", self._create_user),
+            ("GET", r"/admin/projects", self._list_projects),
+            ("POST", r"/admin/projects/createas", self._create_project),
+        ]:
+            rsps.add_callback(
+                method,
+                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
+                callback=self._wrap(method, handler),
+            )
+
+    def _wrap(self, method, handler):
+        def callback(request):
+            if self.down:
+                raise requests.ConnectionError("Hopsworks is down")
+            if request.headers.get("Authorization") != f"ApiKey {API_KEY}":
+                return _json(401, hopsworks_fixture("error_unauthorized"))
+            path = urlsplit(request.url).path[len(urlsplit(self.base).path) :]
+            answer = handler(request, path)
+            route = "/admin/user" if path.startswith("/admin/user/") else path
+            if f"{method} {route}" in self.lose_answer_of:
+                raise requests.ReadTimeout("the answer was lost")
+            return answer
+
+        return callback
+
+    def add_user(self, *, email: str, username: str, uuid: str = "", user_id: int | None = None):
+        item = copy.deepcopy(hopsworks_fixture("users_page")["items"][0])
+        item.update(
+            id=user_id or 10001 + len(self.users), email=email, username=username, uuid=uuid
+        )
+        self.users.append(item)
+        return item
+
+    def add_project(self, *, name: str, creator: dict, legacy: bool = False):
+        item = copy.deepcopy(hopsworks_fixture("projects")["items"][0])
+        item.update(id=119 + len(self.projects), name=name)
+        item["creator"].update(email=creator["email"], username=creator["username"])
+        self.projects.append(item)
+        return item
+
+    # --- handlers -------------------------------------------------------------------------------
+
+    def _get_remote_user(self, request, path):
+        if not self.subject_endpoint:
+            return 404, {"Content-Type": "text/html"}, "<html>Not Found</html>"
+        uuid = unquote(path.rsplit("/", 1)[1])
+        for user in self.users:
+            if user.get("uuid") == uuid:
+                body = hopsworks_fixture("remote_user")
+                body.update(uuid=uuid, email=user["email"])
+                return _json(200, body)
+        return _json(404, hopsworks_fixture("error_user_not_found"))
+
+    def _list_users(self, request, path):
+        query = parse_qs(urlsplit(request.url).query)
+        offset = int(query.get("offset", ["0"])[0])
+        limit = int(query.get("limit", ["100"])[0])
+        users = self.users
+        for f in query.get("filter_by", []):
+            if f.startswith("user_email:"):
+                prefix = f.split(":", 1)[1].upper()
+                users = [u for u in users if u["email"].upper().startswith(prefix)]
+        page = users[offset : offset + limit]
+        return _json(200, {"href": f"{self.base}/admin/users", "count": len(users), "items": page})
+
+    def _create_user(self, request, path):
+        if self.edition == "community":
+            return _json(500, hopsworks_fixture("error_remote_auth_not_supported"))
+        query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
+        assert query["accountType"] == "REMOTE_ACCOUNT_TYPE" and query["type"] == "OAUTH2"
+        if any(u["email"].lower() == query["email"].lower() for u in self.users):
+            return _json(409, hopsworks_fixture("error_user_exists"))
+        self.user_creates += 1
+        username = re.sub(r"[^a-z]", "", query["email"].split("@")[0])[:5].ljust(5, "0") + "000"
+        uuid = f"{query['clientId']}.{query['subject']}"
+        self.add_user(email=query["email"], username=username, uuid=uuid)
+        body = hopsworks_fixture("user_created")
+        body.update(uuid=uuid, email=query["email"], username=username)
+        return _json(201, body)
+
+    def _list_projects(self, request, path):
+        body = {"href": f"{self.base}/admin/projects", "count": len(self.projects)}
+        return _json(200, {**body, "items": self.projects})
+
+    def _create_project(self, request, path):
+        data = json.loads(request.body)
+        if any(p["name"].lower() == data["projectName"].lower() for p in self.projects):
+            return _json(409, hopsworks_fixture("error_project_exists"))
+        owner = next(u for u in self.users if u["username"] == data["owner"])
+        self.project_creates += 1
+        self.add_project(name=data["projectName"], creator=owner)
+        return 200, {}, ""
+
+
+class FakeStripe:
+    """Customers, subscriptions and prices, honouring idempotency keys like Stripe does."""
+
+    def __init__(self, rsps: responses.RequestsMock, base: str = STRIPE_BASE):
+        self.customers: list[dict] = []
+        self.subscriptions: list[dict] = []
+        self.idempotent: dict[str, tuple] = {}
+        self.idempotency_keys: list[str] = []
+        self.down = False
+        self.lookup_keys: list[str] = []
+        for method, pattern, handler in [
+            ("GET", r"/v1/customers/search", self._search_customers),
+            ("POST", r"/v1/customers", self._create_customer),
+            ("GET", r"/v1/subscriptions", self._list_subscriptions),
+            ("POST", r"/v1/subscriptions", self._create_subscription),
+            ("GET", r"/v1/prices", self._list_prices),
+        ]:
+            rsps.add_callback(
+                method,
+                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
+                callback=self._wrap(method, handler),
+            )
+
+    def _wrap(self, method, handler):
+        def callback(request):
+            if self.down:
+                raise requests.ConnectionError("Stripe is down")
+            assert request.headers["Authorization"] == "Bearer sk_test_provisioning"
+            key = request.headers.get("Idempotency-Key")
+            if method == "POST" and key:
+                self.idempotency_keys.append(key)
+                if key in self.idempotent:
+                    return self.idempotent[key]
+            answer = handler(request)
+            if method == "POST" and key:
+                self.idempotent[key] = answer
+            return answer
+
+        return callback
+
+    @staticmethod
+    def _form(request) -> dict[str, str]:
+        body = request.body or ""
+        if isinstance(body, bytes):
+            body = body.decode()
+        return {k: v[0] for k, v in parse_qs(body).items()}
+
+    @staticmethod
+    def _query(request) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(request.url).query)
+
+    @staticmethod
+    def _list(url: str, data: list, obj: str = "list") -> tuple:
+        body = {"object": obj, "data": data, "has_more": False, "url": url}
+        if obj == "search_result":
+            body["next_page"] = None
+        return _json(200, body)
+
+    def _search_customers(self, request):
+        query = self._query(request)["query"][0]
+        wanted = re.search(r"hopsbill_account_id'\]:'(\d+)'", query).group(1)
+        found = [c for c in self.customers if c["metadata"].get("hopsbill_account_id") == wanted]
+        return self._list("/v1/customers/search", found, "search_result")
+
+    def _create_customer(self, request):
+        form = self._form(request)
+        customer = copy.deepcopy(STRIPE_OBJECTS["customer"])
+        customer.update(
+            id=f"cus_test{len(self.customers) + 1}",
+            email=form.get("email"),
+            name=form.get("name"),
+            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
+        )
+        self.customers.append(customer)
+        return _json(200, customer)
+
+    def _list_subscriptions(self, request):
+        customer = self._query(request)["customer"][0]
+        found = [s for s in self.subscriptions if s["customer"] == customer]
+        return self._list("/v1/subscriptions", found)
+
+    def _list_prices(self, request):
+        query = self._query(request)
+        keys = [v[0] for k, v in sorted(query.items()) if k.startswith("lookup_keys")]
+        self.lookup_keys = keys
+        prices = []
+        for n, key in enumerate(keys):
+            price = copy.deepcopy(STRIPE_OBJECTS["price"])
+            price.update(id=f"price_test{n}", lookup_key=key)
+            price["recurring"]["usage_type"] = "metered"
+            prices.append(price)
+        return self._list("/v1/prices", prices)
+
+    def _create_subscription(self, request):
+        form = self._form(request)
+        subscription = copy.deepcopy(STRIPE_OBJECTS["subscription"])
+        subscription.update(
+            id=f"sub_test{len(self.subscriptions) + 1}",
+            customer=form["customer"],
+            status="active",
+            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
+        )
+        subscription["items_requested"] = [v for k, v in form.items() if k.endswith("[price]")]
+        self.subscriptions.append(subscription)
+        return _json(200, subscription)
+
+
+@pytest.fixture
+def fake_http():
+    """`responses` active for the test; unmatched requests fail loudly."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def hopsworks(fake_http, settings) -> FakeHopsworks:
+    settings.HOPSWORKS_RETRY_BACKOFF = 0
+    return FakeHopsworks(fake_http)
+
+
+@pytest.fixture
+def stripe_fake(fake_http, settings) -> FakeStripe:
+    settings.STRIPE_SECRET_KEY = "sk_test_provisioning"
+    settings.STRIPE_API_BASE = STRIPE_BASE
+    return FakeStripe(fake_http)
+
+
+@pytest.fixture
+def cluster(db) -> Cluster:
+    return Cluster.objects.create(
+        name="c1",
+        region="eu-north-1",
+        hopsworks_url=HOPSWORKS_URL,
+        api_key=API_KEY,
+        kubeconfig="apiVersion: v1\nkind: Config\n",
+        auth0_client_id=CLIENT_ID,
+        capacity=10,
+    )

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+
+from accounts.models import User
+from clusters.models import Cluster
+from tests.accounts.fakes import API_KEY, cluster, fake_http, hopsworks
+
+__all__ = ["cluster", "fake_http", "hopsworks"]
+
+
+@pytest.fixture
+def secret_files(tmp_path):
+    key = tmp_path / "key"
+    key.write_text("hw-key-from-file\n")
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    return str(key), str(kubeconfig)
+
+
+def test_register_cluster_creates_then_updates_with_secrets_encrypted(db, secret_files, capsys):
+    key, kubeconfig = secret_files
+    args = ["--name", "eu1", "--hopsworks-url", "https://eu1.test/hopsworks-api/api"]
+    call_command(
+        "register_cluster",
+        *args,
+        "--api-key-file",
+        key,
+        "--kubeconfig",
+        kubeconfig,
+        "--capacity",
+        "50",
+        "--region",
+        "eu-north-1",
+    )
+    call_command(
+        "register_cluster",
+        *args,
+        "--api-key-file",
+        key,
+        "--kubeconfig",
+        kubeconfig,
+        "--capacity",
+        "60",
+    )
+
+    cluster = Cluster.objects.get()
+    assert (cluster.capacity, cluster.region, cluster.api_key) == (
+        60,
+        "eu-north-1",
+        "hw-key-from-file",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT api_key, kubeconfig FROM clusters_cluster")
+        raw_key, raw_kubeconfig = cursor.fetchone()
+    assert "hw-key-from-file" not in raw_key and "kind: Config" not in raw_kubeconfig
+    out = capsys.readouterr().out
+    assert "Created cluster eu1" in out and "Updated cluster eu1" in out
+    assert "hw-key-from-file" not in out
+
+
+def test_register_cluster_refuses_bad_input_and_writes_nothing(db, secret_files, tmp_path):
+    key, kubeconfig = secret_files
+    with pytest.raises(CommandError, match="Cannot read"):
+        call_command(
+            "register_cluster",
+            "--name",
+            "x",
+            "--hopsworks-url",
+            "https://x.test",
+            "--api-key-file",
+            str(tmp_path / "missing"),
+            "--kubeconfig",
+            kubeconfig,
+        )
+    with pytest.raises(CommandError, match="http"):
+        call_command(
+            "register_cluster",
+            "--name",
+            "x",
+            "--hopsworks-url",
+            "ftp://x",
+            "--api-key-file",
+            key,
+            "--kubeconfig",
+            kubeconfig,
+        )
+    with pytest.raises(CommandError):
+        call_command(
+            "register_cluster",
+            "--name",
+            "not a slug",
+            "--hopsworks-url",
+            "https://x.test",
+            "--api-key-file",
+            key,
+            "--kubeconfig",
+            kubeconfig,
+        )
+    assert not Cluster.objects.exists()
+
+
+def test_test_hopsworks_prints_the_connection_test(cluster, hopsworks, capsys):
+    call_command("test_hopsworks", "--cluster", "c1")
+
+    out = capsys.readouterr().out
+    assert "GET /admin/users" in out and "status 200" in out and API_KEY not in out
+
+
+def test_test_hopsworks_for_a_user_prints_lookup_and_projects(cluster, hopsworks, capsys):
+    User.objects.create_user("alice@example.com", None, auth0_subject="auth0|a", cluster=cluster)
+    row = hopsworks.add_user(
+        email="alice@example.com", username="alice000", uuid="auth0-client-abc.auth0|a"
+    )
+    hopsworks.add_project(name="alpha", creator=row)
+
+    call_command("test_hopsworks", "--cluster", "c1", "--user", "alice@example.com")
+
+    out = capsys.readouterr().out
+    assert "Hopsworks user: alice000 (id 10001)" in out and "Projects: alpha" in out
+
+
+def test_test_hopsworks_fails_loudly_on_a_refused_key(cluster, hopsworks):
+    cluster.api_key = "wrong"
+    cluster.save()
+    with pytest.raises(CommandError):
+        call_command("test_hopsworks", "--cluster", "c1")
+    with pytest.raises(CommandError, match="No cluster"):
+        call_command("test_hopsworks", "--cluster", "nope")

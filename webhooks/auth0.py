@@ -1,0 +1,116 @@
+"""POST /api/webhooks/auth0: called by the Auth0 post-user-registration Action (README).
+
+Signed like Stripe signs its webhooks: `X-Signature-Timestamp: <unix seconds>` and
+`X-Signature: hex(HMAC-SHA256(AUTH0_WEBHOOK_SECRET, "<timestamp>.<raw body>"))`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework import serializers, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.services import SignupConflict, SignupInvalid, signup_register
+from webhooks.models import WebhookEvent
+
+TOLERANCE_SECONDS = 300
+EVENT_TYPE = "post-user-registration"
+
+
+def signature_expected(*, secret: str, timestamp: str, body: bytes) -> str:
+    message = timestamp.encode() + b"." + body
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def signature_valid(*, secret: str, timestamp: str, signature: str, body: bytes) -> bool:
+    """Constant-time check of the signature, and the timestamp within 5 minutes of now."""
+    if not signature or not re.fullmatch(r"[0-9]{1,12}", timestamp):
+        return False
+    if abs(time.time() - int(timestamp)) > TOLERANCE_SECONDS:
+        return False
+    expected = signature_expected(secret=secret, timestamp=timestamp, body=body)
+    # Bytes, not str: compare_digest refuses non-ASCII strings (a forged header is not a 500).
+    given = signature.strip().lower().encode("utf-8", "replace")
+    return hmac.compare_digest(expected.encode(), given)
+
+
+class Auth0SignupInput(serializers.Serializer):
+    user_id = serializers.CharField(max_length=255)
+    email = serializers.EmailField(max_length=254)
+    name = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    given_name = serializers.CharField(max_length=150, required=False, allow_blank=True, default="")
+    family_name = serializers.CharField(
+        max_length=150, required=False, allow_blank=True, default=""
+    )
+
+
+class Auth0SignupWebhook(APIView):
+    """Signature instead of a session: no authentication classes, no CSRF."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        secret = settings.AUTH0_WEBHOOK_SECRET
+        if not secret:
+            return _answer(status.HTTP_503_SERVICE_UNAVAILABLE, "Auth0 webhook not configured.")
+        body = request.body
+        timestamp = request.headers.get("X-Signature-Timestamp", "")
+        signature = request.headers.get("X-Signature", "")
+        if not signature_valid(secret=secret, timestamp=timestamp, signature=signature, body=body):
+            return _answer(status.HTTP_401_UNAUTHORIZED, "Missing, invalid or stale signature.")
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return _answer(status.HTTP_400_BAD_REQUEST, "The body is not JSON.")
+        if not isinstance(payload, dict):
+            return _answer(status.HTTP_400_BAD_REQUEST, "The body must be a JSON object.")
+        form = Auth0SignupInput(data=payload)
+        if not form.is_valid():
+            return Response({"errors": form.errors}, status=status.HTTP_400_BAD_REQUEST)
+        # One delivery = one signed message: the same timestamp and body again is a replay.
+        external_id = hashlib.sha256(timestamp.encode() + b"." + body).hexdigest()
+        return _accept(external_id=external_id, payload=payload, data=form.validated_data)
+
+
+def _answer(code: int, detail: str) -> Response:
+    return Response({"detail": detail}, status=code)
+
+
+def _accept(*, external_id: str, payload: dict, data: dict) -> Response:
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            source=WebhookEvent.Source.AUTH0,
+            external_id=external_id,
+            defaults={"event_type": EVENT_TYPE, "payload": payload, "attempts": 1},
+        )
+        if not created:
+            return _answer(status.HTTP_401_UNAUTHORIZED, "Replayed delivery.")
+        try:
+            user = signup_register(
+                auth0_subject=data["user_id"],
+                email=data["email"],
+                given_name=data["given_name"],
+                family_name=data["family_name"],
+                name=data["name"],
+            )
+        except (SignupInvalid, SignupConflict) as exc:
+            event.status = WebhookEvent.Status.FAILED
+            event.error = str(exc)
+            event.save(update_fields=["status", "error"])
+            code = 409 if isinstance(exc, SignupConflict) else 400
+            return _answer(code, str(exc))
+        event.status = WebhookEvent.Status.PROCESSED
+        event.processed_at = timezone.now()
+        event.save(update_fields=["status", "processed_at"])
+    return Response({"status": "accepted", "user": user.pk}, status=status.HTTP_202_ACCEPTED)
