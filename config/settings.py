@@ -206,6 +206,8 @@ HOPSWORKS_CONNECT_TIMEOUT = env.float("HOPSWORKS_CONNECT_TIMEOUT", default=5.0)
 HOPSWORKS_READ_TIMEOUT = env.float("HOPSWORKS_READ_TIMEOUT", default=30.0)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
+PROMETHEUS_CONNECT_TIMEOUT = env.float("PROMETHEUS_CONNECT_TIMEOUT", default=5.0)
+PROMETHEUS_READ_TIMEOUT = env.float("PROMETHEUS_READ_TIMEOUT", default=60.0)
 
 # --- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -221,6 +223,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "billing.tasks.expire_credits",
         "schedule": crontab(minute=15, hour=1),
         "options": {"expires": 3600},
+    },
+    "usage-sample": {
+        "task": "usage.tasks.sample_usage",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    "usage-collect": {
+        "task": "usage.tasks.collect_usage",
+        "schedule": crontab(minute=0, hour=2),
+        "options": {"expires": 6 * 3600},
     },
 }
 
