@@ -130,6 +130,7 @@ class FakeKube:
     hdfs: dict[str, int] = field(default_factory=dict)  # HDFS path -> bytes
     failures: dict[str, Failure] = field(default_factory=dict)  # "pods" | "namespaces" | ...
     requests: list[tuple[str, dict]] = field(default_factory=list)
+    delay: float = 0.0  # seconds before answering any list request
     _server: ThreadingHTTPServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -145,7 +146,9 @@ class FakeKube:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -185,6 +188,8 @@ class FakeKube:
         what = parts.path.removeprefix("/api/v1/")
         if what not in ("pods", "namespaces", "nodes"):
             return _send(handler, 404, _status(404, "NotFound"))
+        if self.delay:
+            time.sleep(self.delay)
         page = self._page_number(what)
         failure = self.failures.get(what)
         if failure and failure.page in (None, page):

@@ -11,7 +11,7 @@ import pytest
 import responses
 
 from clusters.models import Cluster, StorageSource
-from tests.fakes.kube_server import FakeKube, namespace, node
+from tests.fakes.kube_server import FakeKube, container, namespace, node, pod
 
 HOPSWORKS = "https://hw.test/hopsworks-api/api"
 PROMETHEUS = "https://prom.test"
@@ -109,3 +109,53 @@ def teammate_on_cluster(teammate, cluster):
     teammate.hopsworks_username = "tm1"
     teammate.save()
     return teammate
+
+
+GIB = 2**30
+
+
+@pytest.fixture
+def busy_day(fake_kube):
+    """2024-01-15 on the fake cluster (collected at 02:00 the next morning):
+    alpha (owner): a job over midnight on m5.xlarge (2 h on the 15th), a GPU pod on p3.2xlarge
+    running since noon (12 h), a Pending pod; beta-proj (teammate): a notebook all day;
+    orphan (unattributed): a pod since 06:00; kube-system: ignored."""
+    fake_kube.pods = [
+        pod(
+            "train",
+            "alpha",
+            phase="Succeeded",
+            started=at("2024-01-14T22:00:00"),
+            finished=[at("2024-01-15T02:00:00")],
+            containers=[container(requests={"cpu": "4", "memory": "16Gi"})],
+        ),
+        pod(
+            "gpu",
+            "alpha",
+            node_name="node-g",
+            started=at("2024-01-15T12:00:00"),
+            containers=[
+                container(requests={"cpu": "2", "memory": "8Gi"}, limits={"nvidia.com/gpu": "1"})
+            ],
+        ),
+        pod("wait", "alpha", phase="Pending", node_name=None),
+        pod("nb", "beta-proj", started=at("2024-01-15T00:00:00")),
+        pod("x", "orphan", started=at("2024-01-15T06:00:00")),
+        pod("coredns", "kube-system", started=at("2024-01-01T00:00:00")),
+    ]
+    fake_kube.hdfs.update(
+        {
+            "/apps/hive/warehouse/alpha_featurestore.db": 50 * GIB,
+            "/Projects/alpha": 50 * GIB,
+            "/Projects/alpha/Models": 20 * GIB,
+        }
+    )
+    return fake_kube
+
+
+COLLECTED_AT = at("2024-01-16T02:00:00")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
@@ -144,7 +144,7 @@ def _timestamp(value) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo("UTC"))
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def billing_zone() -> ZoneInfo:
@@ -152,11 +152,12 @@ def billing_zone() -> ZoneInfo:
 
 
 def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a billing day, as aware datetimes (rule 4)."""
+    """[start, end) of a billing day in UTC (rule 4). In UTC, because Python subtracts two
+    datetimes of the same zone by wall clock, which would give a DST day 24 hours."""
     zone = billing_zone()
     start = datetime.combine(day, time.min, tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return start, end
+    return start.astimezone(UTC), end.astimezone(UTC)
 
 
 def billing_today(now: datetime) -> date:
@@ -187,7 +188,7 @@ class ClockSkew(ValueError):
 
 def hours_within(start: datetime, end: datetime, window: tuple[datetime, datetime]) -> Decimal:
     """Hours of [start, end) inside the window, exact to the microsecond (rule 4)."""
-    overlap = min(end, window[1]) - max(start, window[0])
+    overlap = min(end, window[1]).astimezone(UTC) - max(start, window[0]).astimezone(UTC)
     if overlap <= timedelta(0):
         return Decimal(0)
     micros = (overlap.days * 86_400 + overlap.seconds) * 1_000_000 + overlap.microseconds

@@ -61,18 +61,20 @@ def pods_record(*, cluster: Cluster, kube: KubeClient, now: datetime) -> SampleR
         instance_types = {}
         result.problems.append(f"node list failed ({exc}); instance types not refreshed")
     batch: list[PodRecord] = []
-    for raw in kube.pods():
-        result.pods_seen += 1
-        try:
-            facts = pod_facts(raw)
-        except MalformedPod:
-            result.malformed += 1
-            continue
-        batch.append(_record(cluster, facts, instance_types.get(facts.node_name, ""), now))
-        if len(batch) >= _BATCH:
-            _upsert(batch)
-            batch = []
-    _upsert(batch)
+    try:
+        for raw in kube.pods():
+            result.pods_seen += 1
+            try:
+                facts = pod_facts(raw)
+            except MalformedPod:
+                result.malformed += 1
+                continue
+            batch.append(_record(cluster, facts, instance_types.get(facts.node_name, ""), now))
+            if len(batch) >= _BATCH:
+                _upsert(batch)
+                batch = []
+    finally:
+        _upsert(batch)  # what was read before a failing page is still a true sighting
     if result.malformed:
         result.problems.append(f"{result.malformed} pod(s) without uid or namespace ignored")
     return result
