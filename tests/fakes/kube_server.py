@@ -138,6 +138,9 @@ class FakeKube:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like an API server
+            disable_nagle_algorithm = True  # headers and body go out as separate writes
+
             def do_GET(self):  # noqa: N802 (http.server's name)
                 fake._handle(self)
 

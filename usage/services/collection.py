@@ -10,9 +10,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import BillingAccount
+from billing.models import BillingAccount, CustomPrice
 from billing.money import round_cost, to_cents
 from billing.services import PriceNotFound, cost_of, credits_deduct_usage, price_lookup
 from clusters.hopsworks import HopsworksClient, HopsworksError
@@ -128,16 +129,23 @@ def _owners(cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
 
 
 class _Pricer:
-    """Prices in effect on the day, looked up once per account, resource and type."""
+    """Prices in effect on the day, looked up once per resource and type, and once more per
+    account only for the few accounts with a custom price covering the day."""
 
     def __init__(self, day: date, accounts: dict[int, BillingAccount]) -> None:
-        self.day, self.accounts, self.cache, self.missing = day, accounts, {}, set()
+        self.day, self.cache, self.missing = day, {}, set()
+        custom = set(
+            CustomPrice.objects.filter(account__in=list(accounts.values()), effective_from__lte=day)
+            .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=day))
+            .values_list("account_id", flat=True)
+        )
+        self.accounts = {uid: a for uid, a in accounts.items() if a.pk in custom}
 
     def line(self, user_id, project, resource, instance_type, quantity) -> Line:
         if quantity is None:
             return Line(project, resource, instance_type, None, None, None)
         account = self.accounts.get(user_id)
-        key = (user_id, resource, instance_type)
+        key = (account.pk if account else None, resource, instance_type)
         if key not in self.cache:
             try:
                 self.cache[key] = price_lookup(
