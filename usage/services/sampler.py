@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connection
 from django.utils import timezone
 
 from clusters.kube import KubeClient, KubeError
@@ -104,6 +105,12 @@ def _record(cluster: Cluster, facts, instance_type: str, now: datetime) -> PodRe
 def _upsert(records: list[PodRecord]) -> None:
     """Insert new pods, update known ones. `first_seen_at` is never overwritten; the last
     Running sighting and the instance type only when this sample knows them."""
+    records = list({(r.cluster_id, r.uid): r for r in records}.values())  # a pod listed twice
+    if not records:
+        return
+    if connection.vendor == "postgresql":
+        _upsert_postgresql(records)
+        return
     groups: dict[tuple[bool, bool], list[PodRecord]] = defaultdict(list)
     for record in records:
         groups[(record.last_running_at is not None, bool(record.instance_type))].append(record)
@@ -116,3 +123,41 @@ def _upsert(records: list[PodRecord]) -> None:
         PodRecord.objects.bulk_create(
             group, update_conflicts=True, unique_fields=["cluster", "uid"], update_fields=fields
         )
+
+
+_COLUMNS = [
+    ("cluster_id", "bigint"),
+    ("namespace", "text"),
+    ("name", "text"),
+    ("uid", "text"),
+    ("instance_type", "text"),
+    ("phase", "text"),
+    ("cpu_cores", "numeric"),
+    ("memory_gib", "numeric"),
+    ("gpus", "numeric"),
+    ("requests_missing", "boolean"),
+    ("anomaly", "text"),
+    ("started_at", "timestamptz"),
+    ("finished_at", "timestamptz"),
+    ("first_seen_at", "timestamptz"),
+    ("last_seen_at", "timestamptz"),
+    ("last_running_at", "timestamptz"),
+]
+
+
+def _upsert_postgresql(records: list[PodRecord]) -> None:
+    """The same upsert as one statement over arrays (unnest): a column per parameter instead
+    of a parameter per value, several times faster for 20,000 pods."""
+    table = PodRecord._meta.db_table
+    names = ", ".join(name for name, _ in _COLUMNS)
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _COLUMNS)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in _ALWAYS_UPDATED)
+    sql = (
+        f"INSERT INTO {table} ({names}) SELECT * FROM unnest({arrays}) "
+        f"ON CONFLICT (cluster_id, uid) DO UPDATE SET {updates}, "
+        f"last_running_at = COALESCE(EXCLUDED.last_running_at, {table}.last_running_at), "
+        f"instance_type = COALESCE(NULLIF(EXCLUDED.instance_type, ''), {table}.instance_type)"
+    )
+    params = [[getattr(r, name) for r in records] for name, _ in _COLUMNS]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
