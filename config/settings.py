@@ -208,6 +208,8 @@ KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
 PROMETHEUS_CONNECT_TIMEOUT = env.float("PROMETHEUS_CONNECT_TIMEOUT", default=5.0)
 PROMETHEUS_READ_TIMEOUT = env.float("PROMETHEUS_READ_TIMEOUT", default=60.0)
+# Pod rows older than this are deleted; days older than this can no longer be (re)collected.
+USAGE_POD_RETENTION_DAYS = env.int("USAGE_POD_RETENTION_DAYS", default=62)
 
 # --- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")

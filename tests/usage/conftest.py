@@ -159,3 +159,9 @@ COLLECTED_AT = at("2024-01-16T02:00:00")
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def keep_pod_rows_forever(settings):
+    """Some tests collect 2024 days with the real clock."""
+    settings.USAGE_POD_RETENTION_DAYS = 36500

@@ -10,7 +10,7 @@ import pytest
 from billing.models import CreditTransaction, Price, Resource, TransactionKind
 from tests.fakes.kube_server import Failure, container, pod
 from tests.usage.conftest import COLLECTED_AT, at
-from usage.models import CollectionRun, CollectionStatus, UsageDay, UsageLineItem
+from usage.models import CollectionRun, CollectionStatus, PodRecord, UsageDay, UsageLineItem
 from usage.services import usage_collect_day, usage_sample
 
 DAY = date(2024, 1, 15)
@@ -219,3 +219,32 @@ def test_a_rerun_keeps_the_storage_snapshot_of_the_first_run(owner, cluster, bus
     items = _items(UsageDay.objects.get(user=owner, date=DAY))
     assert items[("alpha", Resource.STORAGE_MODELS, "")] == Decimal(20)
     assert CollectionRun.objects.filter(status=CollectionStatus.COMPLETE).count() == 2
+
+
+def test_a_day_older_than_the_pod_rows_kept_is_refused_and_left_as_it_was(
+    owner, cluster, busy_day, settings
+):
+    usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    settings.USAGE_POD_RETENTION_DAYS = 30
+    run = usage_collect_day(cluster=cluster, day=DAY, now=at("2024-03-01T00:00:00"))
+    assert run.status == CollectionStatus.FAILED and "USAGE_POD_RETENTION_DAYS" in run.reason
+    assert UsageDay.objects.get(user=owner, date=DAY).cost_cents == 1579
+
+
+def test_pod_rows_not_seen_for_the_retention_period_are_pruned(owner, cluster, fake_kube, settings):
+    settings.USAGE_POD_RETENTION_DAYS = 30
+    fake_kube.pods = [pod("old", "alpha", started=at("2024-01-01T00:00:00"))]
+    usage_sample(cluster=cluster, now=at("2024-01-01T01:00:00"))
+    fake_kube.pods = []
+    usage_collect_day(cluster=cluster, day=date(2024, 2, 10), now=at("2024-02-11T02:00:00"))
+    assert not PodRecord.objects.exists()
+
+
+def test_a_refused_deduction_is_reported_and_the_others_still_post(
+    prepaid_account, owner, cluster, busy_day, settings
+):
+    settings.LEDGER_MAX_AMOUNT_CENTS = 1000  # below the owner's 1,579
+    run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    assert run.status == CollectionStatus.COMPLETE
+    assert "deduction for usage day" in run.reason
+    assert not CreditTransaction.objects.exists()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from billing.models import BillingAccount, CustomPrice
 from billing.money import round_cost, to_cents
-from billing.services import PriceNotFound, cost_of, credits_deduct_usage, price_lookup
+from billing.services import (
+    BillingError,
+    PriceNotFound,
+    cost_of,
+    credits_deduct_usage,
+    price_lookup,
+)
 from clusters.hopsworks import HopsworksClient, HopsworksError
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
@@ -24,7 +30,7 @@ from usage.services.locks import cluster_day_lock
 from usage.services.ownership import ProjectOwner, ownership_resolve
 from usage.services.rollup import ComputeRollup, compute_rollup
 from usage.services.rules import day_bounds
-from usage.services.sampler import pods_record
+from usage.services.sampler import pods_prune, pods_record
 from usage.services.sources import STORAGE, Measured, api_calls_measure, storage_measure
 
 logger = logging.getLogger(__name__)
@@ -58,6 +64,15 @@ def usage_collect_day(*, cluster: Cluster, day: date, now: datetime | None = Non
        rerun); a partial or failed day charges nothing.
     """
     now = now or timezone.now()
+    if day_bounds(day)[1] < now - timedelta(days=settings.USAGE_POD_RETENTION_DAYS):
+        return CollectionRun.objects.create(
+            cluster=cluster,
+            day=day,
+            status=CollectionStatus.FAILED,
+            reason="The day is older than the pod rows kept (USAGE_POD_RETENTION_DAYS); "
+            "its usage stays as collected.",
+            finished_at=timezone.now(),
+        )
     with cluster_day_lock(cluster_id=cluster.pk, day=day) as acquired:
         if not acquired:
             return CollectionRun.objects.create(
@@ -93,6 +108,7 @@ def _collect(run: CollectionRun, cluster: Cluster, day: date, now: datetime) -> 
             problems.append(f"pod list failed, finished pods may be missing: {exc}")
         owners = _owners(cluster, kube)
         rollup = compute_rollup(cluster_id=cluster.pk, day=day, namespaces=set(owners))
+        pods_prune(cluster=cluster, now=now)
         projects = {owner.project for owner in owners.values()}
         storage, storage_problems = storage_measure(cluster=cluster, kube=kube, projects=projects)
     storage = _with_earlier_storage(cluster, day, storage)
@@ -111,9 +127,9 @@ def _collect(run: CollectionRun, cluster: Cluster, day: date, now: datetime) -> 
         pods_flagged_without_requests=rollup.pods_flagged,
     )
     days = _write(run, cluster, day, status, lines)
-    _finish(run, status, problems)
     if status == CollectionStatus.COMPLETE:
-        _deduct(days)
+        problems += _deduct(days)
+    _finish(run, status, problems)
 
 
 def _owners(cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
@@ -253,14 +269,22 @@ def _finish(run: CollectionRun, status: str, problems: list[str]) -> None:
         logger.warning("usage collection %s %s: %s: %s", run.cluster, run.day, status, run.reason)
 
 
-def _deduct(days: list[UsageDay]) -> None:
+def _deduct(days: list[UsageDay]) -> list[str]:
+    """Charge prepaid accounts; a refused posting is reported (the day stays complete and the
+    next run tries again), it does not stop the others."""
     user_ids = [d.user_id for d in days if d.user_id]
     accounts = {a.user_id: a for a in BillingAccount.objects.filter(user_id__in=user_ids)}
+    refused = []
     for usage_day in days:
         account = accounts.get(usage_day.user_id)
-        if account is not None and account.is_prepaid:
+        if account is None or not account.is_prepaid:
+            continue
+        try:
             credits_deduct_usage(
                 account=account,
                 usage_ref=f"usage_day:{usage_day.pk}",
                 cost_cents=usage_day.cost_cents,
             )
+        except BillingError as exc:
+            refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
+    return refused

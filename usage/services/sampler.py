@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -79,6 +80,13 @@ def pods_record(*, cluster: Cluster, kube: KubeClient, now: datetime) -> SampleR
     if result.malformed:
         result.problems.append(f"{result.malformed} pod(s) without uid or namespace ignored")
     return result
+
+
+def pods_prune(*, cluster: Cluster, now: datetime) -> int:
+    """Forget pods not seen for USAGE_POD_RETENTION_DAYS (days that old are not collected)."""
+    cutoff = now - timedelta(days=settings.USAGE_POD_RETENTION_DAYS)
+    deleted, _ = PodRecord.objects.filter(cluster=cluster, last_seen_at__lt=cutoff).delete()
+    return deleted
 
 
 def _record(cluster: Cluster, facts, instance_type: str, now: datetime) -> PodRecord:
