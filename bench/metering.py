@@ -103,6 +103,14 @@ def serve_fake_cluster(namespaces: int, pods: int, conn) -> None:
     fake.stop()
 
 
+QUERIES = [0]
+
+
+def count_query(execute, sql, params, many, context):
+    QUERIES[0] += 1
+    return execute(sql, params, many, context)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -128,6 +136,7 @@ def main() -> None:
     import responses
     from django.conf import settings
     from django.core.management import call_command
+    from django.db import connection
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     call_command("migrate", verbosity=0)
@@ -158,7 +167,8 @@ def main() -> None:
                 run = usage_collect_day(cluster=cluster, day=DAY, now=collected_at)
             profile.print_stats("cumulative")
         else:
-            run = usage_collect_day(cluster=cluster, day=DAY, now=collected_at)
+            with connection.execute_wrapper(count_query):
+                run = usage_collect_day(cluster=cluster, day=DAY, now=collected_at)
         t2 = time.perf_counter()
     parent_end.send("stop")
     child.join(timeout=10)
@@ -170,6 +180,7 @@ def main() -> None:
     note = f": {run.reason}" if run.reason else ""
     print(f"day's collection:  {t2 - t1:6.2f} s  (status {run.status}{note})")
     print(f"together:          {t2 - t0:6.2f} s")
+    print(f"SQL statements in the collection: {QUERIES[0]}")
     print(f"peak RSS:          {peak:6.1f} MB (after setup {baseline:.1f} MB)")
     print(
         f"rows: {PodRecord.objects.count()} pod rows, {UsageDay.objects.count()} usage days, "
