@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -30,6 +31,27 @@ class UsageCollectApi(APIView):
                 raise serializers.ValidationError("No such cluster.")
             return value
 
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            202: inline_serializer(
+                "UsageCollectQueued",
+                {
+                    "tasks": serializers.ListField(
+                        child=inline_serializer(
+                            "UsageCollectTask",
+                            {
+                                "cluster": serializers.IntegerField(),
+                                "date": serializers.DateField(),
+                                "task_id": serializers.CharField(),
+                            },
+                        )
+                    )
+                },
+            )
+        },
+        auth=[],
+    )
     def post(self, request):
         if not settings.CRON_SECRET:
             return Response({"detail": "CRON_SECRET is not configured."}, status=503)

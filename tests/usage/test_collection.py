@@ -248,3 +248,21 @@ def test_a_refused_deduction_is_reported_and_the_others_still_post(
     assert run.status == CollectionStatus.COMPLETE
     assert "deduction for usage day" in run.reason
     assert not CreditTransaction.objects.exists()
+
+
+def test_days_follow_the_billing_time_zone(owner, cluster, fake_kube, settings):
+    settings.BILLING_TIME_ZONE = "America/New_York"  # UTC-5 in January
+    fake_kube.pods = [
+        pod(
+            "evening",
+            "alpha",
+            phase="Succeeded",
+            started=at("2024-01-15T03:00:00"),  # 22:00 on the 14th in New York
+            finished=[at("2024-01-15T06:00:00")],  # 01:00 on the 15th
+        )
+    ]
+    for day in (date(2024, 1, 14), DAY):
+        usage_collect_day(cluster=cluster, day=day, now=at("2024-01-16T12:00:00"))
+    key = ("alpha", Resource.INSTANCE_HOURS, "m5.xlarge")
+    assert _items(UsageDay.objects.get(user=owner, date=date(2024, 1, 14)))[key] == Decimal(2)
+    assert _items(UsageDay.objects.get(user=owner, date=DAY))[key] == Decimal(1)

@@ -138,3 +138,16 @@ def test_day_boundaries_follow_the_billing_time_zone(settings):
     start, end = day_bounds(date(2024, 3, 31))  # DST starts: a 23-hour day
     assert start.astimezone(UTC) == at("2024-03-30T23:00:00")
     assert hours_within(start, end, (start, end)) == Decimal(23)
+
+
+def test_a_pod_seen_running_before_its_start_time_has_not_run_yet():
+    # The cluster's clock is a little ahead of ours: no cost, and no anomaly either.
+    assert (
+        running_interval(
+            started_at=at("2024-01-15T10:00:30"),
+            finished_at=None,
+            first_seen_at=at("2024-01-15T10:00:00"),
+            last_running_at=at("2024-01-15T10:00:00"),
+        )
+        is None
+    )

@@ -172,14 +172,19 @@ def running_interval(
     last_running_at: datetime | None,
 ) -> tuple[datetime, datetime] | None:
     """Rule 3: the interval a pod counts for, or None when it costs nothing. Raises ClockSkew
-    when it finished before it started."""
+    when the cluster says it finished before it started. A pod last seen running before its
+    start time (the cluster's clock a little ahead of ours, a pod that just started) has
+    simply not run yet."""
     start = started_at or first_seen_at
-    end = finished_at or last_running_at
-    if end is None:
+    if finished_at is not None:
+        if finished_at < start:
+            raise ClockSkew(
+                f"finished {finished_at.isoformat()} before it started {start.isoformat()}"
+            )
+        return start, finished_at
+    if last_running_at is None or last_running_at <= start:
         return None
-    if end < start:
-        raise ClockSkew(f"finished {end.isoformat()} before it started {start.isoformat()}")
-    return start, end
+    return start, last_running_at
 
 
 class ClockSkew(ValueError):
