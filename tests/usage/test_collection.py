@@ -266,3 +266,15 @@ def test_days_follow_the_billing_time_zone(owner, cluster, fake_kube, settings):
     key = ("alpha", Resource.INSTANCE_HOURS, "m5.xlarge")
     assert _items(UsageDay.objects.get(user=owner, date=date(2024, 1, 14)))[key] == Decimal(2)
     assert _items(UsageDay.objects.get(user=owner, date=DAY))[key] == Decimal(1)
+
+
+def test_a_partial_rerun_never_replaces_a_complete_day(prepaid_account, owner, cluster, busy_day):
+    usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    busy_day.pods = []
+    busy_day.failures["pods"] = Failure(status=500)
+    run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+
+    assert run.status == CollectionStatus.PARTIAL and "earlier run are kept" in run.reason
+    mine = UsageDay.objects.get(user=owner, date=DAY)
+    assert (mine.status, mine.cost_cents) == (CollectionStatus.COMPLETE, 1579)
+    assert CreditTransaction.objects.get().amount_cents == -1579

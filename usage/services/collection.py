@@ -59,7 +59,7 @@ def usage_collect_day(*, cluster: Cluster, day: date, now: datetime | None = Non
     4. Integrate the pod rows over the day (usage/services/rules.py).
     5. Storage and API calls per project from the cluster's sources.
     6. Price every line with the prices in effect that day; write the day's usage days and
-       line items, replacing an earlier run's.
+       line items, replacing an earlier run's (a partial result never replaces a complete day).
     7. A complete day charges prepaid accounts through the ledger (only the difference on a
        rerun); a partial or failed day charges nothing.
     """
@@ -126,10 +126,22 @@ def _collect(run: CollectionRun, cluster: Cluster, day: date, now: datetime) -> 
         pods_counted=rollup.pods_counted,
         pods_flagged_without_requests=rollup.pods_flagged,
     )
+    if status == CollectionStatus.PARTIAL and _was_complete(cluster, day):
+        problems.append("the complete figures of an earlier run are kept")
+        _finish(run, status, problems)
+        return
     days = _write(run, cluster, day, status, lines)
     if status == CollectionStatus.COMPLETE:
         problems += _deduct(days)
     _finish(run, status, problems)
+
+
+def _was_complete(cluster: Cluster, day: date) -> bool:
+    """A partial result never replaces a complete day (a rerun that meets a failing page must
+    not undo what was measured and charged)."""
+    return UsageDay.objects.filter(
+        cluster=cluster, date=day, status=CollectionStatus.COMPLETE
+    ).exists()
 
 
 def _owners(cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
