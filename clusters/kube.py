@@ -48,7 +48,6 @@ class KubeClient:
     """Use as a context manager so the connection pool is closed."""
 
     def __init__(self, cluster) -> None:
-        self.cluster_name = str(cluster)
         self.api_client = _api_client(cluster.kubeconfig)
         self.core = client.CoreV1Api(self.api_client)
         self.timeout = settings.KUBE_REQUEST_TIMEOUT

@@ -278,3 +278,30 @@ def test_a_partial_rerun_never_replaces_a_complete_day(prepaid_account, owner, c
     mine = UsageDay.objects.get(user=owner, date=DAY)
     assert (mine.status, mine.cost_cents) == (CollectionStatus.COMPLETE, 1579)
     assert CreditTransaction.objects.get().amount_cents == -1579
+
+
+def test_a_pod_without_requests_counts_its_hours_and_is_flagged(owner, cluster, fake_kube):
+    fake_kube.pods = [
+        pod("bare", "alpha", started=at("2024-01-15T00:00:00"), containers=[container()])
+    ]
+    run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    assert run.status == CollectionStatus.COMPLETE
+    assert run.stats["pods_flagged_without_requests"] == 1
+    items = _items(UsageDay.objects.get(user=owner, date=DAY))
+    assert items[("alpha", Resource.INSTANCE_HOURS, "m5.xlarge")] == Decimal(24)
+    assert items[("alpha", Resource.CPU_HOURS, "m5.xlarge")] == Decimal(0)
+
+
+def test_a_pod_with_huge_requests_is_not_counted_and_the_day_is_partial(owner, cluster, fake_kube):
+    fake_kube.pods = [
+        pod(
+            "typo",
+            "alpha",
+            started=at("2024-01-15T00:00:00"),
+            containers=[container(requests={"cpu": "4000000", "memory": "1Gi"})],
+        )
+    ]
+    run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    assert run.status == CollectionStatus.PARTIAL
+    assert "alpha/typo: implausible requests" in run.reason
+    assert not UsageLineItem.objects.filter(resource=Resource.CPU_HOURS).exists()
