@@ -305,3 +305,25 @@ def test_a_pod_with_huge_requests_is_not_counted_and_the_day_is_partial(owner, c
     assert run.status == CollectionStatus.PARTIAL
     assert "alpha/typo: implausible requests" in run.reason
     assert not UsageLineItem.objects.filter(resource=Resource.CPU_HOURS).exists()
+
+
+def test_a_rerun_keeps_line_item_ids_and_drops_lines_gone(owner, cluster, busy_day):
+    usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+    mine = UsageDay.objects.get(user=owner, date=DAY)
+    before = dict(
+        UsageLineItem.objects.filter(usage_day=mine)
+        .values_list("resource", "pk")
+        .filter(instance_type="m5.xlarge")
+    )
+    busy_day.pods = [p for p in busy_day.pods if p["metadata"]["name"] != "gpu"]
+    PodRecord.objects.filter(name="gpu").delete()
+    usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+
+    after = dict(
+        UsageLineItem.objects.filter(usage_day=mine, instance_type="m5.xlarge").values_list(
+            "resource", "pk"
+        )
+    )
+    assert after == before
+    assert not UsageLineItem.objects.filter(instance_type="p3.2xlarge").exists()
+    assert UsageDay.objects.get(user=owner, date=DAY).pk == mine.pk

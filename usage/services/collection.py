@@ -245,16 +245,32 @@ def _write(run, cluster, day, status, lines: dict[int | None, list[Line]]) -> li
     fields = ["cost", "cost_cents", "status", "collection_run", "currency", "updated_at"]
     UsageDay.objects.bulk_update([d for d in days if d.pk], fields)
     UsageDay.objects.bulk_create([d for d in days if not d.pk])
-    UsageLineItem.objects.filter(usage_day__in=[d for d in days]).delete()
+    _line_items_replace(days, lines)
+    return days
+
+
+def _line_items_replace(days: list[UsageDay], lines: dict[int | None, list[Line]]) -> None:
+    """Upsert on the line item's natural key, so a line that stays keeps its id (what other
+    systems may refer to), then delete the lines the new run no longer has."""
+    items = [
+        UsageLineItem(usage_day=d, **line.__dict__)
+        for d in days
+        for line in lines.get(d.user_id, [])
+    ]
     UsageLineItem.objects.bulk_create(
-        [
-            UsageLineItem(usage_day=d, **line.__dict__)
-            for d in days
-            for line in lines.get(d.user_id, [])
-        ],
+        items,
+        update_conflicts=True,
+        unique_fields=["usage_day", "project", "resource", "instance_type"],
+        update_fields=["quantity", "unit_price", "cost"],
         batch_size=2000,
     )
-    return days
+    keep = {(i.usage_day.pk, i.project, i.resource, i.instance_type) for i in items}
+    existing = UsageLineItem.objects.filter(usage_day__in=days).values_list(
+        "pk", "usage_day_id", "project", "resource", "instance_type"
+    )
+    stale = [pk for pk, *key in existing if tuple(key) not in keep]
+    if stale:
+        UsageLineItem.objects.filter(pk__in=stale).delete()
 
 
 def _with_earlier_storage(cluster: Cluster, day: date, storage: Measured) -> Measured:
