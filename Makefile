@@ -29,3 +29,4 @@ lint: install
 bench: install
 	@$(PY) scripts/check_services.py
 	APP_ENV=test $(PY) bench/ledger.py
+	APP_ENV=test $(PY) bench/metering.py

@@ -48,6 +48,10 @@ class ClusterForm(forms.ModelForm):
             "auth0_client_id",
             "capacity",
             "is_active",
+            "storage_source",
+            "webhdfs_proxy_path",
+            "prometheus_url",
+            "api_call_queries",
         ]
 
     def __init__(self, *args, **kwargs):

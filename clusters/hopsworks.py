@@ -134,6 +134,8 @@ class HopsworksClient:
     """A `requests.Session` for one cluster. Build one per unit of work: `HopsworksClient(c)`."""
 
     def __init__(self, cluster):
+        if not cluster.api_key:
+            raise HopsworksUnauthorized(f"Cluster {cluster.name} has no Hopsworks API key.")
         self.cluster = cluster
         self.base_url = cluster.hopsworks_url.rstrip("/")
         self.timeout = (settings.HOPSWORKS_CONNECT_TIMEOUT, settings.HOPSWORKS_READ_TIMEOUT)
@@ -316,13 +318,12 @@ class HopsworksClient:
     def projects_list(self) -> list[HopsworksProject]:
         """Every project on the cluster with its creator (no pagination on the server)."""
         data = self.get_json("/admin/projects", params={"expand": "creator"})
-        if isinstance(data, dict):
-            items = data.get("items") or []
-        elif isinstance(data, list):
-            items = data
-        else:
-            items = []
-        return [_project_from(item) for item in items if isinstance(item, dict)]
+        # An empty list may come without "items"; anything else unexpected is an error, never
+        # "no projects" (that would turn every namespace into unattributed usage).
+        items = data.get("items", []) if isinstance(data, dict) else data
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            raise HopsworksError("Hopsworks answered the project list with an unexpected shape.")
+        return [_project_from(item) for item in items]
 
     def projects_of(self, *, email: str = "", username: str = "") -> list[HopsworksProject]:
         email, username = email.lower(), username.lower()

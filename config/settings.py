@@ -213,6 +213,10 @@ PROVISIONING_RETRY_MAX_SECONDS = env.float("PROVISIONING_RETRY_MAX_SECONDS", def
 PROVISIONING_MAX_RETRIES = env.int("PROVISIONING_MAX_RETRIES", default=14)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
+PROMETHEUS_CONNECT_TIMEOUT = env.float("PROMETHEUS_CONNECT_TIMEOUT", default=5.0)
+PROMETHEUS_READ_TIMEOUT = env.float("PROMETHEUS_READ_TIMEOUT", default=60.0)
+# Pod rows older than this are deleted; days older than this can no longer be (re)collected.
+USAGE_POD_RETENTION_DAYS = env.int("USAGE_POD_RETENTION_DAYS", default=62)
 
 # --- Celery ------------------------------------------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -233,6 +237,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.provisioning_resume_stale",
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 600},
+    },
+    "usage-sample": {
+        "task": "usage.tasks.sample_usage",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expires": 240},
+    },
+    "usage-collect": {
+        "task": "usage.tasks.collect_usage",
+        "schedule": crontab(minute=0, hour=2),
+        "options": {"expires": 6 * 3600},
     },
 }
 

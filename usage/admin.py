@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from billing.admin import ReadOnlyAdmin
-from usage.models import CollectionRun, UsageDay, UsageLineItem
+from usage.models import CollectionRun, PodRecord, UsageDay, UsageLineItem
 
 
 class LineItemInline(admin.TabularInline):
@@ -31,3 +31,25 @@ class CollectionRunAdmin(ReadOnlyAdmin):
     list_display = ["day", "cluster", "status", "reason", "started_at", "finished_at"]
     list_filter = ["status", "cluster"]
     date_hierarchy = "day"
+
+
+@admin.register(PodRecord)
+class PodRecordAdmin(ReadOnlyAdmin):
+    list_display = [
+        "namespace",
+        "name",
+        "cluster",
+        "instance_type",
+        "phase",
+        "cpu_cores",
+        "memory_gib",
+        "gpus",
+        "requests_missing",
+        "anomaly",
+        "started_at",
+        "finished_at",
+        "last_running_at",
+    ]
+    list_filter = ["cluster", "phase", "requests_missing", "instance_type"]
+    search_fields = ["namespace", "name", "uid"]
+    list_select_related = ["cluster"]

@@ -17,6 +17,8 @@ class CollectionStatus(models.TextChoices):
     COMPLETE = "complete", "Complete"
     PARTIAL = "partial", "Partial"
     FAILED = "failed", "Failed"
+    # Another run of the same cluster-day held the lock; this one wrote nothing.
+    SKIPPED = "skipped", "Skipped"
 
 
 class CollectionRun(models.Model):
@@ -107,3 +109,36 @@ class UsageLineItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project} {self.resource} {self.quantity}"
+
+
+class PodRecord(models.Model):
+    """One row per pod a sampler or collection has seen (not a row per sample). The accounting
+    rules that read it are in usage/services/rules.py."""
+
+    cluster = models.ForeignKey("clusters.Cluster", on_delete=models.CASCADE, related_name="pods")
+    namespace = models.CharField(max_length=253)
+    name = models.CharField(max_length=253)
+    uid = models.CharField(max_length=64)
+    instance_type = models.CharField(max_length=64, blank=True)
+    phase = models.CharField(max_length=16, blank=True)
+    cpu_cores = models.DecimalField(**QUANTITY_FIELD, default=0)
+    memory_gib = models.DecimalField(**QUANTITY_FIELD, default=0)
+    gpus = models.DecimalField(**QUANTITY_FIELD, default=0)
+    # A container with neither request nor limit for CPU or memory: it counted as 0.
+    requests_missing = models.BooleanField(default=False)
+    # Why the pod cannot be counted (unparseable or implausible requests); blank = fine.
+    anomaly = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    last_running_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["cluster", "uid"], name="pod_record_unique_uid")
+        ]
+        indexes = [models.Index(fields=["cluster", "last_seen_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"

@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import User
+from usage.services import usage_report
+
+
+class Command(BaseCommand):
+    help = "Print a user's usage of one day, per cluster, as JSON."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="The user's email")
+        parser.add_argument("--date", required=True, help="YYYY-MM-DD")
+        parser.add_argument("--format", choices=["json"], default="json")
+
+    def handle(self, *args, user, date, **options):
+        try:
+            day = _parse_day(date)
+        except ValueError as exc:
+            raise CommandError(f"--date must be YYYY-MM-DD, not {date!r}.") from exc
+        account = User.objects.filter(email__iexact=user.strip()).first()
+        if account is None:
+            raise CommandError(f"No user with email {user!r}.")
+        self.stdout.write(json.dumps(usage_report(user=account, day=day), indent=2))
+
+
+def _parse_day(value: str) -> date:
+    return date.fromisoformat(value)

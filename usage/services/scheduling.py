@@ -1,0 +1,48 @@
+"""Which cluster-days to work on, as one Celery task each (so several workers share them)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from django.utils import timezone
+
+from clusters.models import Cluster
+from usage.services.rules import billing_today
+
+
+def usage_default_day(*, now: datetime | None = None) -> date:
+    """The day a nightly run collects: yesterday in the billing time zone."""
+    return billing_today(now or timezone.now()) - timedelta(days=1)
+
+
+def _clusters(cluster_id: int | None):
+    clusters = Cluster.objects.filter(is_active=True).order_by("pk")
+    if cluster_id is not None:
+        clusters = Cluster.objects.filter(pk=cluster_id)
+    return list(clusters.values_list("pk", flat=True))
+
+
+def usage_collect_enqueue(*, day: date | None = None, cluster_id: int | None = None) -> list[dict]:
+    """One collect task per cluster for the day (default yesterday)."""
+    from usage.tasks import collect_cluster_day
+
+    day = day or usage_default_day()
+    return [
+        {
+            "cluster": pk,
+            "date": day.isoformat(),
+            "task_id": collect_cluster_day.apply_async(
+                args=[pk, day.isoformat()], expires=6 * 3600
+            ).id,
+        }
+        for pk in _clusters(cluster_id)
+    ]
+
+
+def usage_sample_enqueue(*, cluster_id: int | None = None) -> list[dict]:
+    from usage.tasks import sample_cluster
+
+    return [
+        {"cluster": pk, "task_id": sample_cluster.apply_async(args=[pk], expires=240).id}
+        for pk in _clusters(cluster_id)
+    ]
