@@ -160,7 +160,8 @@ def test_unconfigured_sources_are_not_measured_never_zero(owner, cluster, busy_d
     cluster.save()
     run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
 
-    assert run.status == CollectionStatus.PARTIAL
+    # Not configured is a standing choice: noted on the run, null quantities, the rest billed.
+    assert run.status == CollectionStatus.COMPLETE
     assert "no storage source" in run.reason and "no Prometheus" in run.reason
     items = _items(UsageDay.objects.get(user=owner, date=DAY))
     assert items[("alpha", Resource.STORAGE_MODELS, "")] is None

@@ -33,9 +33,8 @@ def test_collect_usage_backfills_a_given_day(owner, cluster, busy_day):
     assert UsageDay.objects.get(user=owner).cost_cents == 1579
 
 
-def test_collect_usage_says_which_days_are_not_complete(cluster, busy_day):
-    cluster.prometheus_url = ""
-    cluster.save()
+def test_collect_usage_says_which_days_are_not_complete(cluster, busy_day, hopsworks):
+    hopsworks["prometheus_status"] = 503
     out = StringIO()
     with pytest.raises(CommandError, match="not complete"):
         call_command("collect_usage", "--date", "2024-01-15", stdout=out)

@@ -61,7 +61,7 @@ def test_unmeasured_quantities_are_null_not_zero(owner, cluster, busy_day):
         "total": None,
     }
     assert day["storage"]["total"] == 100
-    assert day["status"] == "partial"
+    assert day["status"] == "complete"
 
 
 def test_a_user_without_usage_gets_an_empty_list(owner, outsider, cluster, busy_day):

@@ -31,7 +31,13 @@ from usage.services.ownership import ProjectOwner, ownership_resolve
 from usage.services.rollup import ComputeRollup, compute_rollup
 from usage.services.rules import day_bounds
 from usage.services.sampler import pods_prune, pods_record
-from usage.services.sources import STORAGE, Measured, api_calls_measure, storage_measure
+from usage.services.sources import (
+    STORAGE,
+    Measured,
+    api_calls_measure,
+    sources_not_configured,
+    storage_measure,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +128,7 @@ def _collect(run: CollectionRun, cluster: Cluster, day: date, now: datetime) -> 
     problems += price_problems
     status = CollectionStatus.PARTIAL if problems else CollectionStatus.COMPLETE
     run.stats.update(
+        not_configured=sources_not_configured(cluster),
         projects=len(projects),
         pods_counted=rollup.pods_counted,
         pods_flagged_without_requests=rollup.pods_flagged,
@@ -290,7 +297,7 @@ def _with_earlier_storage(cluster: Cluster, day: date, storage: Measured) -> Mea
 
 def _finish(run: CollectionRun, status: str, problems: list[str]) -> None:
     run.status = status
-    run.reason = "; ".join(problems)[:4000]
+    run.reason = "; ".join(problems + run.stats.get("not_configured", []))[:4000]
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "reason", "stats", "finished_at"])
     if problems:

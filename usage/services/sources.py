@@ -1,6 +1,9 @@
 """Storage and API calls per project, each from a source configured per cluster.
 
-A quantity whose source is not configured or failed is None (not measured), never 0. Storage
+A quantity whose source is not configured or failed is None (not measured), never 0. A source
+that failed makes the day partial (a later run can complete it); a source the cluster does not
+configure is a standing choice, listed by `sources_not_configured` and noted on every run, and
+does not hold the day back (otherwise such a cluster could never bill anything). Storage
 (GiB, as everywhere in usage) comes from WebHDFS GETCONTENTSUMMARY through the Kubernetes
 service proxy to the namenode: feature store = the Hive database
 `/apps/hive/warehouse/<project lower-cased>_featurestore.db`, models = `/Projects/<name>/Models`,
@@ -40,6 +43,23 @@ WEBHDFS_PARALLEL_CALLS = 8
 Measured = dict[str, dict[str, Decimal | None]]  # project -> resource -> quantity
 
 
+def sources_not_configured(cluster: Cluster) -> list[str]:
+    """What this cluster does not measure at all, by configuration."""
+    notes = []
+    if cluster.storage_source != StorageSource.WEBHDFS or not cluster.webhdfs_proxy_path:
+        notes.append("storage not measured: no storage source configured")
+    if not cluster.prometheus_url:
+        notes.append("API calls not measured: no Prometheus configured")
+    else:
+        queries = cluster.api_call_queries if isinstance(cluster.api_call_queries, dict) else {}
+        notes += [
+            f"API calls not measured: no query for {category}"
+            for category in API_CALLS
+            if not queries.get(category)
+        ]
+    return notes
+
+
 def _unmeasured(projects: set[str], resources) -> Measured:
     return {project: dict.fromkeys(resources) for project in projects}
 
@@ -50,7 +70,7 @@ def storage_measure(
     """GiB per project and storage resource, and the problems met."""
     result = _unmeasured(projects, STORAGE.values())
     if cluster.storage_source != StorageSource.WEBHDFS or not cluster.webhdfs_proxy_path:
-        return result, ["storage not measured: no storage source configured"] if projects else []
+        return result, []
     if kube is None:
         return result, ["storage not measured: Kubernetes is unavailable"]
     stop = threading.Event()  # set once the namenode is unreachable: do not wait out the rest
@@ -122,7 +142,7 @@ def api_calls_measure(
     if not projects:
         return result, []
     if not cluster.prometheus_url:
-        return result, ["API calls not measured: no Prometheus configured"]
+        return result, []
     queries = cluster.api_call_queries if isinstance(cluster.api_call_queries, dict) else {}
     start, end = day_bounds(day)
     window = f"{int((end - start).total_seconds())}s"
@@ -130,7 +150,6 @@ def api_calls_measure(
     for category, resource in API_CALLS.items():
         template = queries.get(category)
         if not template:
-            problems.append(f"API calls not measured: no query for {category}")
             continue
         try:
             series = prometheus_query(
