@@ -6,4 +6,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
+    path("billing/", include("billing.api_urls")),
 ]
