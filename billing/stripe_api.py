@@ -7,7 +7,9 @@ timeout cannot create a second object.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 
 import stripe
 from django.conf import settings
@@ -45,10 +47,17 @@ def is_configured() -> bool:
 def client() -> stripe.StripeClient:
     if not is_configured():
         raise StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=64)
+def _client(api_key: str, api_base: str, thread_id: int) -> stripe.StripeClient:
+    """One client per key, base and thread: its requests session keeps connections alive
+    (a requests session is not shared between threads)."""
     return stripe.StripeClient(
-        api_key=settings.STRIPE_SECRET_KEY,
+        api_key=api_key,
         stripe_version=API_VERSION,
-        base_addresses={"api": settings.STRIPE_API_BASE},
+        base_addresses={"api": api_base},
         http_client=stripe.RequestsClient(timeout=20),
         max_network_retries=0,
     )

@@ -188,8 +188,10 @@ STRIPE_METERED_PRICE_LOOKUP_KEYS = env.list(
 STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="hopsbill_usage_cents")
 # Mirror Customers, Subscriptions and Invoices into dj-stripe's tables from webhooks.
 STRIPE_MIRROR_ENABLED = _bool("STRIPE_MIRROR_ENABLED", default=True)
-# dj-stripe's name for the API base (its mirror calls go to the same place as ours).
-STRIPE_API_HOST = STRIPE_API_BASE
+# dj-stripe's name for the API base (its mirror calls go to the same place as ours); only set
+# for a non-default base, as dj-stripe warns about it otherwise.
+if STRIPE_API_BASE != "https://api.stripe.com":
+    STRIPE_API_HOST = STRIPE_API_BASE
 # dj-stripe reads these names.
 STRIPE_LIVE_MODE = _bool("STRIPE_LIVE_MODE", default=False)
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"

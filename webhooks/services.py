@@ -175,12 +175,15 @@ def stripe_event_store(*, event: dict) -> WebhookEvent:
         WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
     )
     try:
-        stored, _ = WebhookEvent.objects.get_or_create(
-            source=WebhookEvent.Source.STRIPE,
-            external_id=event["id"],
-            defaults={"event_type": event["type"], "payload": event, "status": status},
-        )
-    except IntegrityError:  # a concurrent delivery stored it between our get and create
+        with transaction.atomic():
+            return WebhookEvent.objects.create(
+                source=WebhookEvent.Source.STRIPE,
+                external_id=event["id"],
+                event_type=event["type"],
+                payload=event,
+                status=status,
+            )
+    except IntegrityError:  # delivered before (or by a concurrent delivery): the stored row
         stored = WebhookEvent.objects.get(
             source=WebhookEvent.Source.STRIPE, external_id=event["id"]
         )

@@ -78,16 +78,17 @@ def checkout_fulfill(session_id: str) -> CreditPurchase:
        grants it once however many deliveries race here; mark the purchase paid.
     """
     session = stripe_api.checkout_session_retrieve(session_id)
-    purchase = _purchase_for_session(session)
-    if session.payment_status != "paid":
-        return purchase
-    if (session.currency or "").lower() != purchase.account.currency.lower():
-        raise BillingError(
-            f"Session {session_id} was paid in {session.currency!r}, "
-            f"the account bills in {purchase.account.currency!r}."
-        )
     with transaction.atomic():
-        purchase = CreditPurchase.objects.select_for_update().get(pk=purchase.pk)
+        purchase = _purchase_for_session(session)
+        if session.payment_status != "paid":
+            return purchase
+        if (session.currency or "").lower() != purchase.account.currency.lower():
+            raise BillingError(
+                f"Session {session_id} was paid in {session.currency!r}, "
+                f"the account bills in {purchase.account.currency!r}."
+            )
+        if purchase.status == CreditPurchase.Status.PAID and purchase.transaction_id:
+            return purchase  # a duplicate delivery: granted already
         tx = credits_record_purchase(
             account=purchase.account,
             amount_cents=int(session.amount_total),
@@ -144,23 +145,37 @@ def _get(obj, key: str):
 
 
 def _purchase_for_session(session) -> CreditPurchase:
-    account = checkout_session_account(session)
+    """Our purchase for the session, locked (in the caller's transaction), its account loaded.
+    A paid session whose purchase row is missing still lands: the row is recreated."""
+    purchase = (
+        CreditPurchase.objects.select_for_update(of=("self",))
+        .select_related("account")
+        .filter(stripe_session_id=session.id)
+        .first()
+    )
+    account = checkout_session_account(session) if purchase is None else purchase.account
     if account is None:
         raise UnknownCheckoutSession(f"Checkout Session {session.id} names no account of ours.")
-    purchase = CreditPurchase.objects.filter(stripe_session_id=session.id).first()
     if purchase is None:
-        purchase_id = (session.metadata or {}).get("hopsbill_purchase_id", "")
-        purchase = CreditPurchase.objects.filter(
-            pk=int(purchase_id) if str(purchase_id).isdigit() else 0, account=account
-        ).first()
-        if purchase is None or purchase.stripe_session_id not in (None, session.id):
-            # Paid money must land even if our row is gone: record the purchase from Stripe.
-            purchase = CreditPurchase(account=account, amount_cents=int(session.amount_total or 1))
-        purchase.stripe_session_id = session.id
-        purchase.currency = account.currency
-        if purchase.status == CreditPurchase.Status.CREATED:
-            purchase.status = CreditPurchase.Status.OPEN
-        purchase.save()
-    if purchase.account_id != account.pk:
+        purchase = _purchase_recreate(session, account)
+    if str(purchase.account_id) != str(_get(session, "client_reference_id") or account.pk):
         raise UnknownCheckoutSession(f"Checkout Session {session.id} belongs to another account.")
+    return purchase
+
+
+def _purchase_recreate(session, account: BillingAccount) -> CreditPurchase:
+    purchase_id = (session.metadata or {}).get("hopsbill_purchase_id", "")
+    purchase = (
+        CreditPurchase.objects.select_for_update()
+        .filter(pk=int(purchase_id) if str(purchase_id).isdigit() else 0, account=account)
+        .first()
+    )
+    if purchase is None or purchase.stripe_session_id not in (None, session.id):
+        purchase = CreditPurchase(account=account, amount_cents=int(session.amount_total or 1))
+    purchase.stripe_session_id = session.id
+    purchase.currency = account.currency
+    if purchase.status == CreditPurchase.Status.CREATED:
+        purchase.status = CreditPurchase.Status.OPEN
+    purchase.save()
+    purchase.account = account
     return purchase
