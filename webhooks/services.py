@@ -190,11 +190,11 @@ def stripe_event_store(*, event: dict) -> WebhookEvent:
     return stored
 
 
-def stripe_event_process(*, event_id: int, force: bool = False) -> WebhookEvent:
+def stripe_event_process(*, event_id: int) -> WebhookEvent:
     """Step 6: run the handler once under the event's row lock; record the outcome."""
     with transaction.atomic():
         stored = WebhookEvent.objects.select_for_update().get(pk=event_id)
-        if stored.status in DONE and not force:
+        if stored.status in DONE:
             return stored
         handler = HANDLERS.get(stored.event_type)
         if handler is None:
@@ -228,12 +228,13 @@ def stripe_event_receive(*, payload: bytes, signature: str | None) -> Outcome:
 
 
 def stripe_events_replay(*, failed_only: bool = False) -> list[WebhookEvent]:
-    """Reprocess stored Stripe events (all handled ones, or only the failed). Handlers are
-    idempotent, so replaying processed events changes nothing already applied."""
-    events = WebhookEvent.objects.filter(source=WebhookEvent.Source.STRIPE).exclude(
-        status=WebhookEvent.Status.IGNORED
+    """Reprocess stored Stripe events that did not complete: failed ones, and ones stored but
+    never processed (a crash between store and process). Processed events are not run again,
+    so a replay cannot repeat a notice email."""
+    pending = [WebhookEvent.Status.FAILED] + ([] if failed_only else [WebhookEvent.Status.RECEIVED])
+    ids = list(
+        WebhookEvent.objects.filter(source=WebhookEvent.Source.STRIPE, status__in=pending)
+        .order_by("received_at", "id")
+        .values_list("pk", flat=True)
     )
-    if failed_only:
-        events = events.filter(status=WebhookEvent.Status.FAILED)
-    ids = list(events.order_by("received_at", "id").values_list("pk", flat=True))
-    return [stripe_event_process(event_id=pk, force=True) for pk in ids]
+    return [stripe_event_process(event_id=pk) for pk in ids]

@@ -6,10 +6,10 @@ from webhooks.services import stripe_events_replay
 
 
 class Command(BaseCommand):
-    help = "Reprocess stored Stripe webhook events (handlers are idempotent)."
+    help = "Reprocess stored Stripe webhook events that failed or were never processed."
 
     def add_arguments(self, parser):
-        parser.add_argument("--failed", action="store_true", help="Only events that failed.")
+        parser.add_argument("--failed", action="store_true", help="Only the failed ones.")
 
     def handle(self, *args, **options):
         events = stripe_events_replay(failed_only=options["failed"])
