@@ -310,3 +310,9 @@ def test_subscription_updates_and_deletion_drive_the_postpaid_account_status(
     assert post_event(client, event).status_code == 200
     postpaid.refresh_from_db()
     assert (postpaid.status, postpaid.stripe_subscription_id) == (AccountStatus.SUSPENDED, "")
+
+
+def test_an_expired_session_marks_the_purchase_expired(client, stripe_http, open_purchase):
+    event = completed(open_purchase.account, event_id="evt_exp", kind="checkout.session.expired")
+    assert post_event(client, event).status_code == 200
+    assert CreditPurchase.objects.get().status == CreditPurchase.Status.EXPIRED
