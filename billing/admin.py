@@ -7,6 +7,7 @@ from billing.models import (
     BillingModeChange,
     CreditTransaction,
     CustomPrice,
+    MeterReport,
     Price,
 )
 
@@ -90,3 +91,15 @@ class PriceAdmin(admin.ModelAdmin):
     list_display = ["resource", "instance_type", "unit_price", "unit", "effective_from"]
     list_filter = ["resource"]
     search_fields = ["instance_type"]
+
+
+@admin.register(MeterReport)
+class MeterReportAdmin(ReadOnlyAdmin):
+    """What was reported to Stripe's meter; filter `stale` and `manual` for the rows that need
+    staff (a day past Stripe's window, an over-report past the cancel window)."""
+
+    list_display = ["usage_date", "account", "revision", "value", "status", "attempts", "sent_at"]
+    list_filter = ["status"]
+    search_fields = ["account__user__email", "account__stripe_customer_id", "identifier"]
+    list_select_related = ["account__user"]
+    date_hierarchy = "usage_date"

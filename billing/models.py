@@ -267,3 +267,53 @@ class CreditPurchase(models.Model):
 
     def __str__(self) -> str:
         return f"purchase {self.pk} {self.amount_cents} {self.status}"
+
+
+class MeterReport(models.Model):
+    """One meter event we send (or decided not to send) to Stripe for a postpaid account's
+    usage day. The row exists before Stripe is called: its `identifier` is the meter event's
+    identifier, so a resend after a timeout cannot count twice. A day's reported value is the
+    sum of its accounted rows; a correction adds a row with the next revision."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending (not sent yet)"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed (retried with backoff)"
+        STALE = "stale", "Stale (past Stripe's 35-day window; for staff)"
+        CANCELED = "canceled", "Canceled in Stripe (superseded by a later revision)"
+        MANUAL = "manual", "Needs staff (over-reported past the 24 h cancel window)"
+
+    # Rows whose value counts as reported for the day (canceled ones no longer count).
+    ACCOUNTED = [Status.PENDING, Status.SENT, Status.FAILED, Status.STALE, Status.MANUAL]
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="meter_reports"
+    )
+    usage_date = models.DateField()
+    revision = models.PositiveIntegerField()
+    identifier = models.CharField(max_length=100, unique=True)
+    event_name = models.CharField(max_length=100)
+    # Meter units (cents). Negative only on a MANUAL row: Stripe takes no negative events.
+    value = models.BigIntegerField()
+    timestamp = models.DateTimeField(help_text="The event's timestamp: the usage day's noon.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    stripe_response = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-usage_date", "-revision"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "usage_date", "revision"], name="meter_report_unique_revision"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.usage_date} r{self.revision} {self.value} {self.status}"

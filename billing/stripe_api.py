@@ -7,7 +7,9 @@ timeout cannot create a second object.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 
 import stripe
 from django.conf import settings
@@ -45,10 +47,17 @@ def is_configured() -> bool:
 def client() -> stripe.StripeClient:
     if not is_configured():
         raise StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    return _client(settings.STRIPE_SECRET_KEY, settings.STRIPE_API_BASE, threading.get_ident())
+
+
+@functools.lru_cache(maxsize=64)
+def _client(api_key: str, api_base: str, thread_id: int) -> stripe.StripeClient:
+    """One client per key, base and thread: its requests session keeps connections alive
+    (a requests session is not shared between threads)."""
     return stripe.StripeClient(
-        api_key=settings.STRIPE_SECRET_KEY,
+        api_key=api_key,
         stripe_version=API_VERSION,
-        base_addresses={"api": settings.STRIPE_API_BASE},
+        base_addresses={"api": api_base},
         http_client=stripe.RequestsClient(timeout=20),
         max_network_retries=0,
     )
@@ -177,3 +186,129 @@ def checkout_session_create(
         {"idempotency_key": f"checkout:{purchase_id}"},
     )
     return session.id, session.url
+
+
+def checkout_session_retrieve(session_id: str):
+    """The Checkout Session as Stripe has it now (fulfilment trusts this, not the event)."""
+    return call(client().v1.checkout.sessions.retrieve, session_id)
+
+
+def checkout_sessions_list(*, created_gte: int, created_lt: int) -> list:
+    """Every Checkout Session created in [created_gte, created_lt), following pagination."""
+    params = {"created": {"gte": created_gte, "lt": created_lt}, "limit": 100}
+    return _list_all(client().v1.checkout.sessions.list, params)
+
+
+def _list_all(fn, params: dict) -> list:
+    items: list = []
+    while True:
+        page = call(fn, params)
+        items.extend(page.data)
+        if not page.has_more or not page.data:
+            return items
+        params = {**params, "starting_after": page.data[-1].id}
+
+
+# --- Billing Meters -----------------------------------------------------------------------------
+
+
+def meter_event_create(
+    *, event_name: str, customer_id: str, value: int, identifier: str, timestamp: int
+):
+    """One meter event. Stripe deduplicates on `identifier` (24 h), and the idempotency key
+    (the same identifier) covers a retried request, so a resend cannot count twice."""
+    return call(
+        client().v1.billing.meter_events.create,
+        {
+            "event_name": event_name,
+            "identifier": identifier,
+            "timestamp": timestamp,
+            "payload": {"stripe_customer_id": customer_id, "value": str(value)},
+        },
+        {"idempotency_key": f"meter-event:{identifier}"},
+    )
+
+
+def meter_event_cancel(*, event_name: str, identifier: str):
+    """Cancel a meter event (Stripe allows it within 24 hours of receiving the event)."""
+    return call(
+        client().v1.billing.meter_event_adjustments.create,
+        {"event_name": event_name, "type": "cancel", "cancel": {"identifier": identifier}},
+        {"idempotency_key": f"meter-event-cancel:{identifier}"},
+    )
+
+
+def meter_find(*, event_name: str):
+    """The active meter for an event name, or None."""
+    for meter in _list_all(client().v1.billing.meters.list, {"limit": 100, "status": "active"}):
+        if meter.event_name == event_name:
+            return meter
+    return None
+
+
+def meter_usage_total(*, meter_id: str, customer_id: str, start_time: int, end_time: int) -> int:
+    """Stripe's aggregated meter value for a customer over [start_time, end_time)."""
+    summaries = _list_all(
+        lambda params: client().v1.billing.meters.event_summaries.list(meter_id, params),
+        {"customer": customer_id, "start_time": start_time, "end_time": end_time, "limit": 100},
+    )
+    return sum(int(round(s.aggregated_value)) for s in summaries)
+
+
+# --- Catalogue (setup_stripe) -------------------------------------------------------------------
+
+
+def product_ensure(*, key: str, name: str) -> str:
+    """A product found by metadata `hopsbill_key`, else created (idempotency key from `key`)."""
+    sc = client()
+    found = call(sc.v1.products.search, {"query": f"metadata['hopsbill_key']:'{key}'"})
+    if found.data:
+        return found.data[0].id
+    product = call(
+        sc.v1.products.create,
+        {"name": name, "metadata": {"hopsbill_key": key}},
+        {"idempotency_key": f"product:{key}"},
+    )
+    return product.id
+
+
+def meter_ensure(*, event_name: str, display_name: str) -> str:
+    """A sum meter keyed by customer id in the payload, found by event name or created."""
+    meter = meter_find(event_name=event_name)
+    if meter is not None:
+        return meter.id
+    meter = call(
+        client().v1.billing.meters.create,
+        {
+            "display_name": display_name,
+            "event_name": event_name,
+            "default_aggregation": {"formula": "sum"},
+            "customer_mapping": {"type": "by_id", "event_payload_key": "stripe_customer_id"},
+            "value_settings": {"event_payload_key": "value"},
+        },
+        {"idempotency_key": f"meter:{event_name}"},
+    )
+    return meter.id
+
+
+def metered_price_ensure(
+    *, lookup_key: str, product_id: str, meter_id: str, unit_amount_decimal: str, currency: str
+) -> str:
+    """A monthly metered price on the meter, found by lookup key or created."""
+    sc = client()
+    found = call(sc.v1.prices.list, {"lookup_keys": [lookup_key], "limit": 1})
+    if found.data:
+        return found.data[0].id
+    price = call(
+        sc.v1.prices.create,
+        {
+            "currency": currency,
+            "product": product_id,
+            "lookup_key": lookup_key,
+            "unit_amount_decimal": unit_amount_decimal,
+            "billing_scheme": "per_unit",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": meter_id},
+        },
+        {"idempotency_key": f"price:{lookup_key}"},
+    )
+    return price.id

@@ -7,4 +7,5 @@ from django.urls import include, path
 urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("usage/", include("usage.urls")),
+    path("billing/", include("billing.api_urls")),
 ]

@@ -182,15 +182,16 @@ STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 # Lookup keys of the metered prices on a postpaid subscription (setup_stripe creates them).
 STRIPE_METERED_PRICE_LOOKUP_KEYS = env.list(
     "STRIPE_METERED_PRICE_LOOKUP_KEYS",
-    default=[
-        "hopsbill_instance_hours",
-        "hopsbill_cpu_hours",
-        "hopsbill_gpu_hours",
-        "hopsbill_memory_gb_hours",
-        "hopsbill_storage_gb_days",
-        "hopsbill_api_calls",
-    ],
+    default=["hopsbill_usage_cents"],
 )
+# One sum meter: a postpaid usage day is sent as its cost in cents (billing/services/stripe_sync.py)
+STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="hopsbill_usage_cents")
+# Mirror Customers, Subscriptions and Invoices into dj-stripe's tables from webhooks.
+STRIPE_MIRROR_ENABLED = _bool("STRIPE_MIRROR_ENABLED", default=True)
+# dj-stripe's name for the API base (its mirror calls go to the same place as ours); only set
+# for a non-default base, as dj-stripe warns about it otherwise.
+if STRIPE_API_BASE != "https://api.stripe.com":
+    STRIPE_API_HOST = STRIPE_API_BASE
 # dj-stripe reads these names.
 STRIPE_LIVE_MODE = _bool("STRIPE_LIVE_MODE", default=False)
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
@@ -247,6 +248,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.collect_usage",
         "schedule": crontab(minute=0, hour=2),
         "options": {"expires": 6 * 3600},
+    },
+    # After the 02:00 usage collection; runs again are harmless (sent days are skipped).
+    "sync-stripe-usage": {
+        "task": "billing.tasks.sync_stripe_usage",
+        "schedule": crontab(minute=0, hour=3),
+        "options": {"expires": 3 * 3600},
     },
 }
 

@@ -60,3 +60,7 @@ def catalogue(db) -> list[Price]:
         )
         for r, t, p in rows
     ]
+
+
+# Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http).
+pytest_plugins = ["tests.stripe_fakes"]

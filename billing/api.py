@@ -1,0 +1,96 @@
+"""Billing JSON API (DRF). Thin doors: validate, call one service, shape the answer."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import stripe_api
+from billing.services import (
+    BillingError,
+    InvalidAmount,
+    PrepaidNotAllowed,
+    billing_account_ensure,
+    credits_purchase_start,
+)
+
+
+class PurchaseCreditsApi(APIView):
+    """POST /api/billing/purchase-credits {"amount": cents} -> 201 {"url", "purchase_id"}.
+
+    The amount must be a JSON integer (10.0, "10", true and 10.5 are refused, never coerced).
+    The account is always the caller's own; an `account_id` naming another one is refused."""
+
+    permission_classes = [IsAuthenticated]
+
+    def post(self, request):
+        data = request.data if isinstance(request.data, dict) else {}
+        account = billing_account_ensure(user=request.user)
+        if "account_id" in data and str(data["account_id"]) != str(account.pk):
+            return _error("You can only buy credits for your own account.", 403)
+        if "amount" not in data:
+            return Response({"amount": ["This field is required."]}, status=400)
+        try:
+            purchase = credits_purchase_start(account=account, amount_cents=data["amount"])
+        except PrepaidNotAllowed as exc:
+            return _error(str(exc), 403)
+        except InvalidAmount as exc:
+            return Response({"amount": [str(exc)]}, status=400)
+        except stripe_api.StripeNotConfigured as exc:
+            return _error(str(exc), 503)
+        except stripe_api.StripeUnavailable as exc:
+            return _error(f"{exc}. Nothing was charged; please try again shortly.", 503)
+        except stripe_api.StripeRequestRefused as exc:
+            return _error(str(exc), 502)
+        except BillingError as exc:
+            return _error(str(exc), 400)
+        return Response(
+            {"url": purchase.checkout_url, "purchase_id": purchase.pk},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _error(detail: str, code: int) -> Response:
+    return Response({"detail": detail}, status=code)
+
+
+def cron_authorized(request) -> bool | None:
+    """True/False for the Bearer CRON_SECRET check (constant time); None when unset."""
+    secret = settings.CRON_SECRET
+    if not secret:
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme != "Bearer" or not token:
+        return False
+    return hmac.compare_digest(token.encode(), secret.encode())
+
+
+class SyncStripeApi(APIView):
+    """POST /api/billing/sync-stripe (cron door): queue the metered usage sync."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    def post(self, request):
+        allowed = cron_authorized(request)
+        if allowed is None:
+            return Response(
+                {"detail": "CRON_SECRET is not configured."},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        if not allowed:
+            return Response(
+                {"detail": "A valid Bearer token is required."},
+                status=status.HTTP_401_UNAUTHORIZED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        from billing.tasks import sync_stripe_usage
+
+        result = sync_stripe_usage.delay()
+        return Response({"task_id": result.id}, status=status.HTTP_202_ACCEPTED)

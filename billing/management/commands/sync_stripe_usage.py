@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from datetime import date
+
+from django.core.management.base import BaseCommand, CommandError
+
+from billing import stripe_api
+from billing.services.stripe_sync import usage_sync_stripe
+
+
+class Command(BaseCommand):
+    help = "Report complete postpaid usage days to Stripe's meter (what the 03:00 job does)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--date", type=date.fromisoformat, help="Only this day (YYYY-MM-DD).")
+
+    def handle(self, *args, **options):
+        try:
+            result = usage_sync_stripe(day=options["date"])
+        except stripe_api.StripeNotConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            f"sent {result.sent}, failed {result.failed}, stale {result.stale}, "
+            f"needs staff {result.manual}, canceled {result.canceled}"
+        )
+        if result.stopped:
+            raise CommandError(f"Stopped early, retry later: {result.stopped}")

@@ -1,0 +1,205 @@
+"""Reconciliation with Stripe for one month (BILLING_TIME_ZONE): our ledger purchases against
+paid Checkout Sessions, and our reported usage against Stripe's meter event summaries and
+against what we measured. Each mismatch is one Discrepancy; none means consistent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db.models import Q, Sum
+
+from billing import stripe_api
+from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
+from billing.money import to_cents
+
+SESSION_PREFIX = "checkout_session:"
+# Checkout Sessions live at most 24 h: one paid on the 1st may have been opened the day before.
+SESSION_LOOKBACK = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    kind: str
+    ref: str
+    ours: int | None
+    stripe: int | None
+    detail: str = ""
+    account_id: int | None = None
+
+    def __str__(self) -> str:
+        who = f"account {self.account_id} " if self.account_id else ""
+        return f"{self.kind}: {who}{self.ref} ours={self.ours} stripe={self.stripe} {self.detail}"
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return datetime.combine(first, time(), zone), datetime.combine(following, time(), zone)
+
+
+def stripe_reconcile(*, month: date) -> list[Discrepancy]:
+    start, end = month_bounds(month)
+    return _purchases(start, end) + _usage(start, end)
+
+
+# --- purchases ------------------------------------------------------------------------------
+
+
+def _purchases(start: datetime, end: datetime) -> list[Discrepancy]:
+    sessions = {
+        s.id: s
+        for s in stripe_api.checkout_sessions_list(
+            created_gte=int((start - SESSION_LOOKBACK).timestamp()),
+            created_lt=int(end.timestamp()),
+        )
+        if s.get("mode") == "payment" and _ours(s)
+    }
+    grants = {
+        tx.idempotency_key.removeprefix(SESSION_PREFIX): tx
+        for tx in CreditTransaction.objects.filter(
+            kind="purchase", idempotency_key__startswith=SESSION_PREFIX
+        ).filter(
+            Q(created_at__gte=start, created_at__lt=end)
+            | Q(idempotency_key__in=[SESSION_PREFIX + sid for sid in sessions])
+        )
+    }
+    found: list[Discrepancy] = []
+    for sid, session in sessions.items():
+        paid = session.get("payment_status") == "paid"
+        in_month = start.timestamp() <= session.created < end.timestamp()
+        tx = grants.get(sid)
+        if paid and tx is None and in_month:
+            found.append(
+                Discrepancy(
+                    "paid_session_not_granted",
+                    sid,
+                    None,
+                    session.amount_total,
+                    "a paid Checkout Session has no ledger purchase",
+                    _account_id(session),
+                )
+            )
+        elif paid and tx is not None and tx.amount_cents != session.amount_total:
+            found.append(
+                Discrepancy(
+                    "purchase_amount_mismatch",
+                    sid,
+                    tx.amount_cents,
+                    session.amount_total,
+                    "",
+                    tx.account_id,
+                )
+            )
+    for sid, tx in grants.items():
+        if not (start <= tx.created_at < end):
+            continue
+        session = sessions.get(sid)
+        if session is None or session.get("payment_status") != "paid":
+            found.append(
+                Discrepancy(
+                    "granted_without_paid_session",
+                    sid,
+                    tx.amount_cents,
+                    None,
+                    "a ledger purchase whose Checkout Session Stripe does not show paid",
+                    tx.account_id,
+                )
+            )
+    return found
+
+
+def _ours(session) -> bool:
+    return _account_id(session) is not None
+
+
+def _account_id(session) -> int | None:
+    raw = session.get("client_reference_id") or (session.get("metadata") or {}).get(
+        "hopsbill_account_id"
+    )
+    return int(raw) if raw and str(raw).isdigit() else None
+
+
+# --- usage ----------------------------------------------------------------------------------
+
+
+def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
+    accounts = (
+        BillingAccount.objects.filter(
+            Q(mode=BillingMode.POSTPAID, stripe_customer_id__isnull=False)
+            | Q(meter_reports__timestamp__gte=start, meter_reports__timestamp__lt=end)
+        )
+        .exclude(stripe_customer_id="")
+        .distinct()
+        .order_by("pk")
+    )
+    found: list[Discrepancy] = []
+    meter = None
+    for account in accounts:
+        rows = MeterReport.objects.filter(account=account, timestamp__gte=start, timestamp__lt=end)
+        sent = rows.filter(status=MeterReport.Status.SENT).aggregate(v=Sum("value"))["v"] or 0
+        measured = _measured_cents(account, start, end)
+        if measured != sent:
+            found.append(
+                Discrepancy(
+                    "usage_not_reported",
+                    f"{start:%Y-%m}",
+                    measured,
+                    sent,
+                    "measured vs sent to Stripe; unsent rows: " + _unsent(rows),
+                    account.pk,
+                )
+            )
+        if not account.stripe_customer_id:
+            continue
+        meter = meter or stripe_api.meter_find(event_name=settings.STRIPE_METER_EVENT_NAME)
+        if meter is None:
+            found.append(
+                Discrepancy(
+                    "meter_missing",
+                    settings.STRIPE_METER_EVENT_NAME,
+                    sent,
+                    None,
+                    "run manage.py setup_stripe",
+                    account.pk,
+                )
+            )
+            continue
+        billed = stripe_api.meter_usage_total(
+            meter_id=meter.id,
+            customer_id=account.stripe_customer_id,
+            start_time=int(start.timestamp()),
+            end_time=int(end.timestamp()),
+        )
+        if billed != sent:
+            found.append(
+                Discrepancy(
+                    "meter_total_mismatch",
+                    account.stripe_customer_id,
+                    sent,
+                    billed,
+                    "sent meter events vs Stripe's meter event summaries",
+                    account.pk,
+                )
+            )
+    return found
+
+
+def _measured_cents(account: BillingAccount, start: datetime, end: datetime) -> int:
+    from usage.models import CollectionStatus, UsageDay
+
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    first, last = start.astimezone(zone).date(), (end.astimezone(zone) - timedelta(days=1)).date()
+    total = UsageDay.objects.filter(
+        user_id=account.user_id, status=CollectionStatus.COMPLETE, date__gte=first, date__lte=last
+    ).aggregate(c=Sum("cost"))["c"]
+    return to_cents(total or Decimal(0))
+
+
+def _unsent(rows) -> str:
+    counts = rows.exclude(status=MeterReport.Status.SENT).values("status").annotate(v=Sum("value"))
+    return ", ".join(f"{c['status']} {c['v']}" for c in counts.order_by("status")) or "none"

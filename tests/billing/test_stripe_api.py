@@ -1,0 +1,112 @@
+"""billing/stripe_api.py against the fake wire: the pinned version, typed errors, and
+customer/subscription create-or-find keyed by our account id."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+import pytest
+
+from billing import stripe_api
+from billing.models import BillingAccount
+from tests.stripe_fakes import API, stripe_object
+
+pytestmark = pytest.mark.django_db
+
+
+def listing(items):
+    return {"object": "list", "data": items, "has_more": False, "url": "/"}
+
+
+def search(items):
+    return {"object": "search_result", "data": items, "has_more": False, "url": "/"}
+
+
+def test_every_call_carries_the_pinned_api_version(stripe_http):
+    stripe_http.get(f"{API}/v1/checkout/sessions/cs_1", json=stripe_object("checkout.session"))
+    stripe_api.checkout_session_retrieve("cs_1")
+    assert stripe_http.calls[0].request.headers["Stripe-Version"] == stripe_api.API_VERSION
+
+
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (429, stripe_api.StripeUnavailable),
+        (500, stripe_api.StripeUnavailable),
+        (503, stripe_api.StripeUnavailable),
+        (400, stripe_api.StripeRequestRefused),
+        (404, stripe_api.StripeRequestRefused),
+    ],
+)
+def test_stripe_failures_become_our_typed_errors(stripe_http, status, error):
+    stripe_http.get(
+        f"{API}/v1/checkout/sessions/cs_1", status=status, json={"error": {"message": "x"}}
+    )
+    with pytest.raises(error):
+        stripe_api.checkout_session_retrieve("cs_1")
+
+
+def test_a_network_failure_is_unavailable(stripe_http):
+    stripe_http.get(f"{API}/v1/checkout/sessions/cs_1", body=ConnectionError("refused"))
+    with pytest.raises(stripe_api.StripeUnavailable):
+        stripe_api.checkout_session_retrieve("cs_1")
+
+
+def test_without_a_key_stripe_is_not_configured(stripe_env):
+    stripe_env.STRIPE_SECRET_KEY = ""
+    assert not stripe_api.is_configured()
+    with pytest.raises(stripe_api.StripeNotConfigured):
+        stripe_api.checkout_session_retrieve("cs_1")
+
+
+def test_customer_ensure_creates_once_keyed_by_the_account(stripe_http, owner):
+    account = owner.billing_account
+    stripe_http.get(f"{API}/v1/customers/search", json=search([]))
+    create = stripe_http.post(f"{API}/v1/customers", json=stripe_object("customer", id="cus_new"))
+
+    assert stripe_api.customer_ensure(account=account) == "cus_new"
+    body = dict(parse_qsl(create.calls[0].request.body))
+    assert body["metadata[hopsbill_account_id]"] == str(account.pk)
+    assert create.calls[0].request.headers["Idempotency-Key"] == f"customer:{account.pk}"
+    assert BillingAccount.objects.get(pk=account.pk).stripe_customer_id == "cus_new"
+
+    # Stored: no further call.
+    assert stripe_api.customer_ensure(account=account) == "cus_new"
+    assert len(stripe_http.calls) == 2
+
+
+def test_customer_ensure_finds_a_customer_made_by_an_earlier_attempt(stripe_http, owner):
+    stripe_http.get(
+        f"{API}/v1/customers/search", json=search([stripe_object("customer", id="cus_old")])
+    )
+    assert stripe_api.customer_ensure(account=owner.billing_account) == "cus_old"
+    assert [c.request.method for c in stripe_http.calls] == ["GET"]
+
+
+def test_subscription_ensure_subscribes_to_the_metered_price(stripe_http, owner):
+    account = owner.billing_account
+    account.stripe_customer_id = "cus_1"
+    account.save()
+    stripe_http.get(f"{API}/v1/subscriptions", json=listing([]))
+    stripe_http.get(f"{API}/v1/prices", json=listing([stripe_object("price", id="price_usage")]))
+    create = stripe_http.post(
+        f"{API}/v1/subscriptions", json=stripe_object("subscription", id="sub_new")
+    )
+
+    assert stripe_api.subscription_ensure(account=account) == "sub_new"
+    prices_query = dict(parse_qsl(stripe_http.calls[1].request.url.split("?")[1]))
+    assert prices_query["lookup_keys[0]"] == "hopsbill_usage_cents"
+    body = dict(parse_qsl(create.calls[0].request.body))
+    assert (body["customer"], body["items[0][price]"]) == ("cus_1", "price_usage")
+    assert create.calls[0].request.headers["Idempotency-Key"] == f"subscription:{account.pk}"
+    assert BillingAccount.objects.get(pk=account.pk).stripe_subscription_id == "sub_new"
+
+
+def test_subscription_ensure_without_the_catalogue_says_to_run_setup(stripe_http, owner):
+    account = owner.billing_account
+    account.stripe_customer_id = "cus_1"
+    account.save()
+    stripe_http.get(f"{API}/v1/subscriptions", json=listing([]))
+    stripe_http.get(f"{API}/v1/prices", json=listing([]))
+    with pytest.raises(stripe_api.StripeRequestRefused, match="setup_stripe"):
+        stripe_api.subscription_ensure(account=account)

@@ -1,0 +1,61 @@
+"""Overlapping sync runs (cron door + beat + an operator) on real PostgreSQL: each day once."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from urllib.parse import parse_qsl
+
+import pytest
+from django.db import connection
+
+from billing.models import MeterReport
+from billing.services.stripe_sync import usage_sync_stripe
+from clusters.models import Cluster
+from tests.stripe_fakes import API, stripe_object
+from usage.models import UsageDay
+
+NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_at_the_same_moment_report_each_day_once(stripe_http, owner):
+    account = owner.billing_account
+    account.stripe_customer_id = "cus_race"
+    account.save()
+    cluster = Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
+    for i in range(5):
+        UsageDay.objects.create(
+            user=owner,
+            cluster=cluster,
+            date=date(2026, 11, 18) + timedelta(days=i),
+            status="complete",
+            cost=Decimal("1.25"),
+        )
+    events = stripe_http.post(
+        f"{API}/v1/billing/meter_events", json=stripe_object("billing.meter_event")
+    )
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            barrier.wait()
+            usage_sync_stripe(now=NOW)
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    assert errors == []
+    identifiers = [dict(parse_qsl(c.request.body))["identifier"] for c in events.calls]
+    assert len(identifiers) == len(set(identifiers)) == 5
+    assert MeterReport.objects.filter(status="sent").count() == 5
+    assert MeterReport.objects.count() == 5
