@@ -21,9 +21,7 @@ MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
 
 
 def _dollars_field(**kwargs) -> forms.DecimalField:
-    return forms.DecimalField(
-        max_digits=12, decimal_places=2, min_value=Decimal("0.01"), **kwargs
-    )
+    return forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), **kwargs)
 
 
 class CreditPurchaseForm(forms.Form):

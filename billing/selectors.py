@@ -127,7 +127,9 @@ def month_to_date(*, user, today: date) -> MonthToDate:
     per_cluster = list(
         days.values("cluster__name").annotate(total_cost=Sum("cost")).order_by("cluster__name")
     )
-    by_cluster = [ClusterCost(cluster=r["cluster__name"], cost=r["total_cost"] or ZERO) for r in per_cluster]
+    by_cluster = [
+        ClusterCost(cluster=r["cluster__name"], cost=r["total_cost"] or ZERO) for r in per_cluster
+    ]
     total = sum((c.cost for c in by_cluster), ZERO)
     through = None
     if per_cluster:
@@ -190,7 +192,9 @@ def usage_by_day(*, user, first: date, last: date) -> list[UsageDayRow]:
         .order_by("-date")
     )
     result = {
-        r["date"]: UsageDayRow(date=r["date"], cost=r["total_cost"] or ZERO, incomplete=bool(r["incomplete"]))
+        r["date"]: UsageDayRow(
+            date=r["date"], cost=r["total_cost"] or ZERO, incomplete=bool(r["incomplete"])
+        )
         for r in day_rows
     }
     if not result:
@@ -252,7 +256,13 @@ def usage_lines_for_export(*, user, first: date, last: date):
 def ledger_page(*, account: BillingAccount, page: int | str | None) -> Page:
     """One page of the ledger, newest first (a count and a page query)."""
     rows = CreditTransaction.objects.filter(account=account).only(
-        "kind", "amount_cents", "balance_after_cents", "funding", "reason", "expires_at", "created_at"
+        "kind",
+        "amount_cents",
+        "balance_after_cents",
+        "funding",
+        "reason",
+        "expires_at",
+        "created_at",
     )
     return Paginator(rows, LEDGER_PAGE_SIZE).get_page(page)
 

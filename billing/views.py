@@ -147,7 +147,8 @@ def credits_buy(request):
     account = selectors.account_for(request.user)
     if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
         raise PermissionDenied("Credits are for prepaid accounts.")
-    form = CreditPurchaseForm(request.POST or None, currency=account.currency)
+    data = request.POST if request.method == "POST" else None
+    form = CreditPurchaseForm(data, currency=account.currency)
     stripe_ready = stripe_api.is_configured()
     if request.method == "POST" and form.is_valid():
         try:

@@ -25,7 +25,8 @@ DAY_LINES = [
 def clusters_make(count: int, prefix: str = "c") -> list[Cluster]:
     return [
         Cluster.objects.get_or_create(
-            name=f"{prefix}{i + 1}", defaults={"hopsworks_url": f"https://{prefix}{i + 1}.invalid/api"}
+            name=f"{prefix}{i + 1}",
+            defaults={"hopsworks_url": f"https://{prefix}{i + 1}.invalid/api"},
         )[0]
         for i in range(count)
     ]

@@ -50,7 +50,10 @@ def test_prepaid_user_sees_balance_ledger_and_buy_button_but_no_invoices(
     client, owner, prepaid_account, staff
 ):
     credits_grant(
-        account=prepaid_account, amount_cents=50_00, idempotency_key="g1", reason="welcome",
+        account=prepaid_account,
+        amount_cents=50_00,
+        idempotency_key="g1",
+        reason="welcome",
         created_by=staff,
     )
     client.force_login(owner)
@@ -65,7 +68,10 @@ def test_prepaid_user_sees_balance_ledger_and_buy_button_but_no_invoices(
 @override_settings(LOW_BALANCE_THRESHOLD_CENTS=100_00)
 def test_low_balance_warning_below_threshold(client, owner, prepaid_account, staff):
     credits_grant(
-        account=prepaid_account, amount_cents=20_00, idempotency_key="g1", reason="r",
+        account=prepaid_account,
+        amount_cents=20_00,
+        idempotency_key="g1",
+        reason="r",
         created_by=staff,
     )
     client.force_login(owner)
@@ -75,7 +81,10 @@ def test_low_balance_warning_below_threshold(client, owner, prepaid_account, sta
 @override_settings(LOW_BALANCE_THRESHOLD_CENTS=10_00)
 def test_no_low_balance_warning_above_threshold(client, owner, prepaid_account, staff):
     credits_grant(
-        account=prepaid_account, amount_cents=20_00, idempotency_key="g1", reason="r",
+        account=prepaid_account,
+        amount_cents=20_00,
+        idempotency_key="g1",
+        reason="r",
         created_by=staff,
     )
     client.force_login(owner)
