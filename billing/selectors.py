@@ -7,10 +7,10 @@ billing.money."""
 from __future__ import annotations
 
 import calendar
-from zoneinfo import ZoneInfo
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
