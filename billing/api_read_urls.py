@@ -1,4 +1,4 @@
-"""Billing API routes of the pages issue (reads and staff actions), included from config/api_urls.py."""
+"""Billing API routes of the pages issue (reads, staff actions); included by config/api_urls."""
 
 from __future__ import annotations
 
