@@ -112,7 +112,3 @@ class GrantCreditsForm(forms.Form):
         if data.get("amount") is not None:
             data["amount_cents"] = to_cents(data["amount"])
         return data
-
-
-class ModeChangeForm(forms.Form):
-    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 2}))
