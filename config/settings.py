@@ -141,6 +141,9 @@ LOGOUT_REDIRECT_URL = "/"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login forms post `username` (holding the email); axes would otherwise look for `email`
+# (USERNAME_FIELD), find nothing and count every failure against no user at all.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_ENABLED = _bool("AXES_ENABLED", default=APP_ENV != "test")
 
 LANGUAGE_CODE = "en-us"
