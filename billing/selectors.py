@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Q, Sum
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from billing.models import RESOURCE_UNITS, BillingAccount, CreditTransaction, Resource
@@ -125,15 +125,15 @@ def month_to_date(*, user, today: date) -> MonthToDate:
         for row in per_resource
     ]
     per_cluster = list(
-        days.values("cluster__name").annotate(total_cost=Sum("cost")).order_by("cluster__name")
+        days.values("cluster__name")
+        .annotate(total_cost=Sum("cost"), last_day=Max("date"))
+        .order_by("cluster__name")
     )
     by_cluster = [
         ClusterCost(cluster=r["cluster__name"], cost=r["total_cost"] or ZERO) for r in per_cluster
     ]
     total = sum((c.cost for c in by_cluster), ZERO)
-    through = None
-    if per_cluster:
-        through = days.order_by("-date").values_list("date", flat=True).first()
+    through = max((r["last_day"] for r in per_cluster), default=None)
     return MonthToDate(
         month_start=first,
         month_end=last,

@@ -13,7 +13,7 @@ from django.http import Http404, HttpResponse, HttpResponseBadRequest, Streaming
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing import selectors, stripe_api
+from billing import fragments, selectors, stripe_api
 from billing.charts import daily_cost_chart
 from billing.forms import CreditPurchaseForm, DaysForm, MonthForm
 from billing.models import AccountStatus, CreditPurchase
@@ -41,21 +41,27 @@ def billing_page(request):
     mtd = selectors.month_to_date(user=request.user, today=today)
     series = selectors.daily_costs(user=request.user, today=today, days=days)
     prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
+    chart = daily_cost_chart(series, account.currency)
+    usage_days = selectors.usage_by_day(user=request.user, first=first, last=min(last, today))
     context = {
         "account": account,
         "prepaid": prepaid,
         "banners": _banners(account, prepaid),
         "mtd": mtd,
         "days": days,
-        "chart": daily_cost_chart(series, account.currency),
+        "chart": chart,
+        "chart_bars": fragments.chart_bars_html(chart),
         "series": series,
-        "usage_days": selectors.usage_by_day(user=request.user, first=first, last=min(last, today)),
+        "usage_days": usage_days,
+        "usage_rows": fragments.usage_days_html(usage_days, account.currency),
         "usage_month": first,
         "month_form": month_form,
         "currency": account.currency,
     }
     if prepaid:
-        context["ledger"] = selectors.ledger_page(account=account, page=request.GET.get("page"))
+        ledger = selectors.ledger_page(account=account, page=request.GET.get("page"))
+        context["ledger"] = ledger
+        context["ledger_rows"] = fragments.ledger_rows_html(ledger.object_list, account.currency)
         context["low_balance"] = account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS
     else:
         context["invoices"] = selectors.recent_invoices(account=account)

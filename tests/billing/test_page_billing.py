@@ -209,3 +209,23 @@ def test_staff_sees_own_billing_page(client, staff):
     billing_account_ensure(user=staff)
     client.force_login(staff)
     assert client.get("/billing/").status_code == 200
+
+
+def test_names_from_clusters_are_escaped(client, owner, clusters):
+    from usage.models import UsageDay, UsageLineItem
+
+    day = UsageDay.objects.create(
+        user=owner, cluster=clusters[0], date=billing_today(), status="partial"
+    )
+    UsageLineItem.objects.create(
+        usage_day=day,
+        project="<script>alert(1)</script>",
+        resource="cpu_hours",
+        instance_type="<b>x</b>",
+        quantity=1,
+    )
+    client.force_login(owner)
+    body = client.get("/billing/").content.decode()
+    assert "<script>alert(1)</script>" not in body and "<b>x</b>" not in body
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
+    assert "incomplete" in body
