@@ -96,6 +96,10 @@ def data_ensure() -> dict:
         )
     if not CreditTransaction.objects.filter(account=account).exists():
         ledger_make(account=account, rows=5000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh bulk data: give the planner statistics
+        cursor.execute("ANALYZE")
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
     session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
