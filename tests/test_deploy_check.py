@@ -27,7 +27,9 @@ AUTH0_ENV = {
 
 
 def check_deploy(extra: dict[str, str]) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    # Only what production would have: nothing leaks in from the test run (its APP_ENV, or the
+    # DJANGO_ALLOW_ASYNC_UNSAFE the browser tests set, which check --deploy rightly refuses).
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": os.environ.get("HOME", "/root")}
     env.update(PRODUCTION_ENV, DJANGO_SETTINGS_MODULE="config.settings", **extra)
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
