@@ -130,6 +130,11 @@ class BillingOut(serializers.Serializer):
     mode = serializers.ChoiceField(choices=BillingMode.choices)
     status = serializers.ChoiceField(choices=AccountStatus.choices)
     currency = serializers.CharField()
+    provisioning = serializers.CharField(
+        allow_null=True,
+        help_text="Status of the signup provisioning (pending, running, waiting, done, "
+        "failed...); null when there is none.",
+    )
     balance = BalanceOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
     month_to_date = MonthToDateOut()
     daily = DailyCostOut(many=True)
@@ -161,6 +166,7 @@ class BillingView(APIView):
             "mode": account.mode,
             "status": account.status,
             "currency": account.currency,
+            "provisioning": selectors.provisioning_status(user=account.user),
             "balance": account if prepaid else None,
             "month_to_date": selectors.month_to_date(user=account.user, today=today),
             "daily": selectors.daily_costs(

@@ -46,7 +46,7 @@ def billing_page(request):
     context = {
         "account": account,
         "prepaid": prepaid,
-        "banners": _banners(account, prepaid),
+        "banners": _banners(account, prepaid, selectors.provisioning_status(user=request.user)),
         "mtd": mtd,
         "days": days,
         "chart": chart,
@@ -68,8 +68,24 @@ def billing_page(request):
     return render(request, "billing/page.html", context)
 
 
-def _banners(account, prepaid: bool) -> list[dict]:
+def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:
     banners = []
+    if provisioning in selectors.PROVISIONING_IN_PROGRESS:
+        banners.append(
+            {
+                "level": "warn",
+                "text": "Your Hopsworks account is still being set up. This usually takes a "
+                "few minutes; usage appears here once your cluster reports it.",
+            }
+        )
+    elif provisioning == "failed":
+        banners.append(
+            {
+                "level": "bad",
+                "text": "Setting up your Hopsworks account needs our attention. Our staff "
+                "can see the problem and will finish it; no need to sign up again.",
+            }
+        )
     if account.status == AccountStatus.SUSPENDED:
         banners.append(
             {
@@ -85,7 +101,6 @@ def _banners(account, prepaid: bool) -> list[dict]:
             else "An invoice is past due. Pay it from the invoice list below to avoid suspension."
         )
         banners.append({"level": "bad", "text": text})
-    # TODO(lead): a "provisioning still running" banner once the provisioning model lands.
     return banners
 
 

@@ -229,3 +229,34 @@ def test_names_from_clusters_are_escaped(client, owner, clusters):
     assert "<script>alert(1)</script>" not in body and "<b>x</b>" not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in body
     assert "incomplete" in body
+
+
+def _provisioning_model():
+    from django.apps import apps
+
+    try:
+        return apps.get_model("accounts", "ProvisioningRun")
+    except LookupError:
+        pytest.skip("this build has no provisioning model (accounts.ProvisioningRun)")
+
+
+@pytest.mark.parametrize(
+    ("status", "text"),
+    [
+        ("running", "still being set up"),
+        ("waiting", "still being set up"),
+        ("failed", "needs our attention"),
+    ],
+)
+def test_banner_while_provisioning_is_unfinished(client, owner, status, text):
+    _provisioning_model().objects.create(user=owner, status=status)
+    client.force_login(owner)
+    body = client.get("/billing/").content.decode()
+    assert text in body
+    assert client.get("/api/billing").json()["provisioning"] == status
+
+
+def test_no_provisioning_banner_when_done_or_absent(client, owner):
+    client.force_login(owner)
+    assert "being set up" not in client.get("/billing/").content.decode()
+    assert client.get("/api/billing").json()["provisioning"] is None
