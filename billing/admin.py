@@ -73,7 +73,6 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "mode",
         "prepaid_enabled",
         "balance_cents",
-        "uncovered_cents",
         "low_balance_notified",
         "history_links",
         "created_at",

@@ -38,7 +38,6 @@ class AdminAccountOut(serializers.ModelSerializer):
             "prepaid_enabled",
             "currency",
             "balance_cents",
-            "uncovered_cents",
             "stripe_customer_id",
         ]
 

@@ -113,7 +113,6 @@ class BalanceOut(serializers.Serializer):
     currency = serializers.CharField()
     status = serializers.ChoiceField(choices=AccountStatus.choices)
     balance_cents = serializers.IntegerField()
-    uncovered_cents = serializers.IntegerField(help_text="Usage beyond the credits on hand.")
     low_balance = serializers.SerializerMethodField()
     low_balance_threshold_cents = serializers.SerializerMethodField()
 

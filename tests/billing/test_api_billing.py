@@ -120,7 +120,6 @@ def test_balance_for_prepaid_owner(client, owner, funded):
         "currency": "usd",
         "status": "active",
         "balance_cents": 42_00,
-        "uncovered_cents": 0,
         "low_balance": True,
         "low_balance_threshold_cents": 50_00,
     }
