@@ -57,11 +57,14 @@ def user_from_auth0(claims):
         "name": claims.get("name", ""),
     }
     try:
-        from accounts.services import signup_register
+        from accounts.services import SignupError, signup_register
     except ImportError:
         signup_register = None
     if signup_register is not None:
-        return signup_register(**fields)
+        try:
+            return signup_register(**fields)
+        except SignupError as exc:  # bad or conflicting identity: refuse the login, say why
+            raise SuspiciousOperation(str(exc)) from exc
     # LEAD: until accounts.services.signup_register lands, create the user without
     # provisioning; replace this branch with the call above at merge time.
     from accounts.models import User
