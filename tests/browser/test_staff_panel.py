@@ -102,7 +102,7 @@ def test_staff_runs_test_hopsworks_api_and_sees_the_raw_response(
         page.locator(f"input[name=_selected_action][value='{user.pk}']").check()
         page.locator("select[name=action]").select_option("test_hopsworks_api")
         page.get_by_role("button", name="Go").click()
-        expect(page.get_by_role("heading", name="Test Hopsworks API: users")).to_be_visible()
+        expect(page.get_by_role("heading", name="Test Hopsworks API: users").first).to_be_visible()
         expect(page.get_by_text("Hopsworks user: demo0001 (id 10001)")).to_be_visible()
         expect(page.locator("pre").first).to_contain_text('"username": "demo0001"')
         screenshot("staff-test-hopsworks")
