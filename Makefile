@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV_FILE := $(if $(wildcard .env),.env,.env.example)
 
-.PHONY: run test lint install bench
+.PHONY: run test lint install bench chromium
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,11 @@ run: install
 	APP_ENV=local DJANGO_ENV_FILE=$(ENV_FILE) $(PY) manage.py demo
 	APP_ENV=local DJANGO_ENV_FILE=$(ENV_FILE) $(PY) manage.py runserver 127.0.0.1:8000
 
-test: install
+# Browser tests use Debian's Chromium (never a Playwright browser download).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+
+test: install chromium
 	@$(PY) scripts/check_services.py
 	APP_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -30,3 +34,5 @@ bench: install
 	@$(PY) scripts/check_services.py
 	APP_ENV=test $(PY) bench/ledger.py
 	APP_ENV=test $(PY) bench/metering.py
+	APP_ENV=test $(PY) bench/webhooks.py
+	APP_ENV=test $(PY) bench/pages.py

@@ -1,7 +1,11 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.html import format_html
 
+from billing.forms import GrantCreditsForm
 from billing.models import (
     BillingAccount,
     BillingModeChange,
@@ -10,6 +14,8 @@ from billing.models import (
     MeterReport,
     Price,
 )
+from billing.money import format_cents
+from billing.services import BillingError, credits_grant, prepaid_disable, prepaid_enable
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -47,11 +53,19 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "mode",
         "status",
         "prepaid_enabled",
-        "balance_cents",
+        "balance",
         "stripe_customer_id",
+        "history_links",
     ]
-    list_filter = ["mode", "status", "prepaid_enabled"]
-    search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
+    list_filter = ["mode", "status", "prepaid_enabled", "low_balance_notified", "currency"]
+    search_fields = [
+        "user__email",
+        "user__first_name",
+        "user__last_name",
+        "user__auth0_subject",
+        "stripe_customer_id",
+        "stripe_subscription_id",
+    ]
     list_select_related = ["user"]
     # Balance, mode and opt-in change only through the ledger and the prepaid services.
     readonly_fields = [
@@ -60,13 +74,91 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "prepaid_enabled",
         "balance_cents",
         "low_balance_notified",
+        "history_links",
         "created_at",
         "updated_at",
     ]
     inlines = [CustomPriceInline, ModeChangeInline]
+    actions = ["enable_prepaid", "disable_prepaid", "grant_credits"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="Balance", ordering="balance_cents")
+    def balance(self, obj):
+        return format_cents(obj.balance_cents, obj.currency)
+
+    @admin.display(description="History")
+    def history_links(self, obj):
+        ledger = reverse("admin:billing_credittransaction_changelist")
+        usage = reverse("admin:usage_usageday_changelist")
+        return format_html(
+            '<a href="{}?account__id__exact={}">ledger</a> · '
+            '<a href="{}?user__id__exact={}">usage days</a>',
+            ledger,
+            obj.pk,
+            usage,
+            obj.user_id,
+        )
+
+    @admin.action(description="Enable prepaid", permissions=["change"])
+    def enable_prepaid(self, request, queryset):
+        self._switch(request, queryset, prepaid_enable, "prepaid enabled")
+
+    @admin.action(description="Disable prepaid", permissions=["change"])
+    def disable_prepaid(self, request, queryset):
+        self._switch(request, queryset, prepaid_disable, "prepaid disabled")
+
+    def _switch(self, request, queryset, service, done: str) -> None:
+        changed = 0
+        for account in queryset:
+            try:
+                service(account=account, changed_by=request.user, reason="Staff panel")
+            except BillingError as exc:
+                self.message_user(request, f"{account.user}: {exc}", messages.ERROR)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} account(s): {done}.", messages.SUCCESS)
+
+    @admin.action(description="Grant credits", permissions=["change"])
+    def grant_credits(self, request, queryset):
+        """An intermediate page asks for the amount and the reason, then grants to each."""
+        form = GrantCreditsForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            self._grant(request, queryset, form.cleaned_data)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Grant credits",
+            "form": form,
+            "accounts": queryset.select_related("user"),
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/billing/grant_credits.html", context)
+
+    def _grant(self, request, queryset, data) -> None:
+        granted = 0
+        for account in queryset:
+            try:
+                credits_grant(
+                    account=account,
+                    amount_cents=data["amount_cents"],
+                    idempotency_key=f"admin-grant:{data['request_key']}:{account.pk}",
+                    reason=data["reason"],
+                    created_by=request.user,
+                    expires_at=data.get("expires_at"),
+                )
+            except BillingError as exc:
+                self.message_user(request, f"{account.user}: {exc}", messages.ERROR)
+            else:
+                granted += 1
+        if granted:
+            amount = format_cents(data["amount_cents"])
+            self.message_user(
+                request, f"Granted {amount} to {granted} account(s).", messages.SUCCESS
+            )
 
 
 @admin.register(CreditTransaction)
@@ -80,8 +172,8 @@ class CreditTransactionAdmin(ReadOnlyAdmin):
         "funding",
         "idempotency_key",
     ]
-    list_filter = ["kind", "funding"]
-    search_fields = ["account__user__email", "idempotency_key", "source_ref"]
+    list_filter = ["kind", "funding", "account__mode"]
+    search_fields = ["account__user__email", "idempotency_key", "source_ref", "reason"]
     list_select_related = ["account__user"]
     date_hierarchy = "created_at"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import hmac
 
 from django.conf import settings
-from rest_framework import status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,6 +29,22 @@ class PurchaseCreditsApi(APIView):
 
     permission_classes = [IsAuthenticated]
 
+    @extend_schema(
+        request=inline_serializer(
+            "PurchaseCreditsInput",
+            {"amount": serializers.IntegerField(help_text="Whole cents, within the limits")},
+        ),
+        responses={
+            201: inline_serializer(
+                "PurchaseCreditsOutput",
+                {"url": serializers.URLField(), "purchase_id": serializers.IntegerField()},
+            ),
+            400: OpenApiResponse(description="`amount` missing, not an integer, or out of limits"),
+            403: OpenApiResponse(description="Not a prepaid account, or another account named"),
+            502: OpenApiResponse(description="Stripe refused the request"),
+            503: OpenApiResponse(description="Stripe not configured or unavailable"),
+        },
+    )
     def post(self, request):
         data = request.data if isinstance(request.data, dict) else {}
         account = billing_account_ensure(user=request.user)
@@ -77,6 +94,15 @@ class SyncStripeApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("SyncStripeQueued", {"task_id": serializers.CharField()}),
+            401: OpenApiResponse(description="Missing or wrong Bearer CRON_SECRET"),
+            503: OpenApiResponse(description="CRON_SECRET is not configured"),
+        },
+        auth=[],
+    )
     def post(self, request):
         allowed = cron_authorized(request)
         if allowed is None:

@@ -64,6 +64,7 @@ def demo_load(*, today: date) -> dict[str, str]:
             prepaid_enable(account=account, changed_by=staff, reason="Demo prepaid user")
         account.refresh_from_db()
         credits_record_purchase(account=account, amount_cents=50_00, stripe_session_id="cs_demo_1")
+        credits_record_purchase(account=account, amount_cents=100_00, stripe_session_id="cs_demo_2")
         credits_grant(
             account=account,
             amount_cents=10_00,

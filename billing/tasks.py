@@ -22,3 +22,16 @@ def sync_stripe_usage(self, day: str | None = None) -> dict:
         # Stripe down or rate limiting: nothing is lost; try again in a while.
         raise self.retry(countdown=600)
     return result.as_dict()
+
+
+@shared_task(bind=True, max_retries=8)
+def subscription_ensure(self, account_id: int) -> str:
+    """The metered subscription of an account that became postpaid (keyed, safe to repeat)."""
+    from billing import stripe_api
+    from billing.models import BillingAccount
+
+    account = BillingAccount.objects.select_related("user").get(pk=account_id)
+    try:
+        return stripe_api.subscription_ensure(account=account)
+    except stripe_api.StripeUnavailable as exc:
+        raise self.retry(countdown=min(60 * 2**self.request.retries, 3600)) from exc

@@ -6,4 +6,10 @@ from billing import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("billing/", views.billing_page, name="billing"),
+    path("billing/export.csv", views.export_csv, name="billing-export"),
+    path("billing/credits/", views.credits_buy, name="credits-buy"),
+    path("billing/credits/success/", views.credits_success, name="credits-success"),
+    path("billing/credits/cancel/", views.credits_cancel, name="credits-cancel"),
+    path("healthz", views.trivial, name="trivial"),
 ]

@@ -1,7 +1,239 @@
+"""The billing pages: thin doors into billing.selectors (reads) and billing.services (writes)."""
+
 from __future__ import annotations
 
-from django.shortcuts import render
+import csv
+import logging
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from billing import fragments, selectors, stripe_api
+from billing.charts import daily_cost_chart
+from billing.forms import CreditPurchaseForm, DaysForm, MonthForm
+from billing.models import AccountStatus, CreditPurchase
+from billing.money import format_cents
+from billing.services import BillingError, credits_purchase_start
+
+logger = logging.getLogger(__name__)
 
 
 def home(request):
     return render(request, "home.html")
+
+
+@login_required
+@require_GET
+def billing_page(request):
+    days_form = DaysForm(request.GET)
+    days = (days_form.cleaned_data.get("days") if days_form.is_valid() else None) or 30
+    month_form = MonthForm(request.GET)
+    today = selectors.billing_today()
+    month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
+    first, last = selectors.month_bounds(month)
+
+    account = selectors.account_for(request.user)
+    mtd = selectors.month_to_date(user=request.user, today=today)
+    series = selectors.daily_costs(user=request.user, today=today, days=days)
+    prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
+    chart = daily_cost_chart(series, account.currency)
+    usage_days = selectors.usage_by_day(user=request.user, first=first, last=min(last, today))
+    context = {
+        "account": account,
+        "prepaid": prepaid,
+        "banners": _banners(account, prepaid, selectors.provisioning_status(user=request.user)),
+        "mtd": mtd,
+        "days": days,
+        "chart": chart,
+        "chart_bars": fragments.chart_bars_html(chart),
+        "series": series,
+        "usage_days": usage_days,
+        "usage_rows": fragments.usage_days_html(usage_days, account.currency),
+        "usage_month": first,
+        "month_form": month_form,
+        "currency": account.currency,
+    }
+    if prepaid:
+        ledger = selectors.ledger_page(account=account, page=request.GET.get("page"))
+        context["ledger"] = ledger
+        context["ledger_rows"] = fragments.ledger_rows_html(ledger.object_list, account.currency)
+        context["low_balance"] = account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS
+    else:
+        context["invoices"] = selectors.recent_invoices(account=account)
+    return render(request, "billing/page.html", context)
+
+
+def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:
+    banners = []
+    if provisioning in selectors.PROVISIONING_IN_PROGRESS:
+        banners.append(
+            {
+                "level": "warn",
+                "text": "Your Hopsworks account is still being set up. This usually takes a "
+                "few minutes; usage appears here once your cluster reports it.",
+            }
+        )
+    elif provisioning == "failed":
+        banners.append(
+            {
+                "level": "bad",
+                "text": "Setting up your Hopsworks account needs our attention. Our staff "
+                "can see the problem and will finish it; no need to sign up again.",
+            }
+        )
+    if account.status == AccountStatus.SUSPENDED:
+        banners.append(
+            {
+                "level": "bad",
+                "text": "Your account is suspended: clusters are stopped until the balance "
+                "is settled. Contact support if you think this is a mistake.",
+            }
+        )
+    elif account.status == AccountStatus.IN_ARREARS:
+        text = (
+            "Your credit balance is below zero. Buy credits to keep your clusters running."
+            if prepaid
+            else "An invoice is past due. Pay it from the invoice list below to avoid suspension."
+        )
+        banners.append({"level": "bad", "text": text})
+    return banners
+
+
+@login_required
+@require_GET
+def export_csv(request):
+    form = MonthForm(request.GET)
+    if not form.is_valid() or form.cleaned_data.get("month") is None:
+        errors = form.errors.get("month") or ["Choose a month (YYYY-MM)."]
+        return HttpResponseBadRequest(f"month: {errors[0]}", content_type="text/plain")
+    first, last = selectors.month_bounds(form.cleaned_data["month"])
+    rows = selectors.usage_lines_for_export(user=request.user, first=first, last=last)
+    filename = f"hopsbill-usage-{first:%Y-%m}.csv"
+    response = StreamingHttpResponse(
+        _csv_lines(rows.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+CSV_HEADER = [
+    "date",
+    "cluster",
+    "collection_status",
+    "project",
+    "resource",
+    "instance_type",
+    "quantity",
+    "measured",
+    "unit",
+    "unit_price",
+    "cost",
+]
+
+
+def _csv_lines(rows):
+    writer = csv.writer(_Echo())
+    yield writer.writerow(CSV_HEADER)
+    for day, cluster, status, project, resource, itype, qty, unit_price, cost in rows:
+        yield writer.writerow(
+            [
+                day.isoformat(),
+                cluster,
+                status,
+                project,
+                resource,
+                itype,
+                "" if qty is None else qty,
+                "no" if qty is None else "yes",
+                selectors._unit(resource),
+                "" if unit_price is None else unit_price,
+                "" if cost is None else cost,
+            ]
+        )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def credits_buy(request):
+    account = selectors.account_for(request.user)
+    if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
+        raise PermissionDenied("Credits are for prepaid accounts.")
+    data = request.POST if request.method == "POST" else None
+    form = CreditPurchaseForm(data, currency=account.currency)
+    stripe_ready = stripe_api.is_configured()
+    if request.method == "POST" and form.is_valid():
+        try:
+            purchase = credits_purchase_start(
+                account=account, amount_cents=form.cleaned_data["amount_cents"]
+            )
+        except stripe_api.StripeNotConfigured:
+            messages.error(request, "Card payments are not set up on this server yet.")
+        except stripe_api.StripeError as exc:
+            logger.warning("checkout session failed for account %s: %s", account.pk, exc)
+            messages.error(
+                request, "The payment service is not answering. Please try again in a minute."
+            )
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            return redirect(purchase.checkout_url)
+    return render(
+        request,
+        "billing/credits.html",
+        {"form": form, "account": account, "stripe_ready": stripe_ready},
+        status=400 if request.method == "POST" and form.errors else 200,
+    )
+
+
+def _own_purchase(request) -> CreditPurchase | None:
+    raw = request.GET.get("purchase", "")
+    if not raw:
+        return None
+    if not raw.isdigit():
+        raise Http404("No such purchase.")
+    return get_object_or_404(
+        CreditPurchase.objects.select_related("account"),
+        pk=int(raw),
+        account__user=request.user,
+    )
+
+
+@login_required
+@require_GET
+def credits_success(request):
+    purchase = _own_purchase(request)
+    if purchase is None:
+        raise Http404("No such purchase.")
+    paid = purchase.status == CreditPurchase.Status.PAID
+    return render(
+        request,
+        "billing/credits_success.html",
+        {
+            "purchase": purchase,
+            "paid": paid,
+            "amount": format_cents(purchase.amount_cents, purchase.currency),
+            "balance": format_cents(purchase.account.balance_cents, purchase.account.currency),
+        },
+    )
+
+
+@login_required
+@require_GET
+def credits_cancel(request):
+    purchase = _own_purchase(request)
+    return render(request, "billing/credits_cancel.html", {"purchase": purchase})
+
+
+def trivial(request):
+    """A view without database work: the baseline of bench/pages.py."""
+    return HttpResponse("ok", content_type="text/plain")

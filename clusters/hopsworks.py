@@ -134,8 +134,6 @@ class HopsworksClient:
     """A `requests.Session` for one cluster. Build one per unit of work: `HopsworksClient(c)`."""
 
     def __init__(self, cluster):
-        if not cluster.api_key:
-            raise HopsworksUnauthorized(f"Cluster {cluster.name} has no Hopsworks API key.")
         self.cluster = cluster
         self.base_url = cluster.hopsworks_url.rstrip("/")
         self.timeout = (settings.HOPSWORKS_CONNECT_TIMEOUT, settings.HOPSWORKS_READ_TIMEOUT)
@@ -164,6 +162,9 @@ class HopsworksClient:
         started = time.monotonic()
         call = HopsworksCall(method, path, None, 0, "", params=dict(params or {}))
         self.calls.append(call)
+        if not self.cluster.api_key:
+            call.error = "not sent: the cluster has no API key"
+            raise HopsworksUnauthorized(f"Cluster {self.cluster.name} has no Hopsworks API key.")
         try:
             response = self.session.request(
                 method, url, params=params, json=json_body, timeout=self.timeout

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "djstripe",
     "axes",
     "accounts",
@@ -140,6 +141,9 @@ LOGOUT_REDIRECT_URL = "/"
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=1.0)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# The login forms post `username` (holding the email); axes would otherwise look for `email`
+# (USERNAME_FIELD), find nothing and count every failure against no user at all.
+AXES_USERNAME_FORM_FIELD = "username"
 AXES_ENABLED = _bool("AXES_ENABLED", default=APP_ENV != "test")
 
 LANGUAGE_CODE = "en-us"
@@ -202,6 +206,23 @@ AUTH0_DOMAIN = env.str("AUTH0_DOMAIN", default="")
 AUTH0_CLIENT_ID = env.str("AUTH0_CLIENT_ID", default="")
 AUTH0_CLIENT_SECRET = env.str("AUTH0_CLIENT_SECRET", default="")
 AUTH0_WEBHOOK_SECRET = env.str("AUTH0_WEBHOOK_SECRET", default="")
+# Auth0 login (OpenID Connect, authorization code flow) only when all three are set; otherwise
+# Django's own login page with the local users.
+AUTH0_LOGIN_ENABLED = bool(AUTH0_DOMAIN and AUTH0_CLIENT_ID and AUTH0_CLIENT_SECRET)
+if AUTH0_LOGIN_ENABLED:
+    INSTALLED_APPS.append("mozilla_django_oidc")
+    AUTHENTICATION_BACKENDS.insert(1, "accounts.auth.Auth0Backend")
+    _auth0 = f"https://{AUTH0_DOMAIN.removeprefix('https://').rstrip('/')}"
+    OIDC_RP_CLIENT_ID = AUTH0_CLIENT_ID
+    OIDC_RP_CLIENT_SECRET = AUTH0_CLIENT_SECRET
+    OIDC_RP_SIGN_ALGO = "RS256"
+    OIDC_RP_SCOPES = "openid email profile"
+    OIDC_OP_AUTHORIZATION_ENDPOINT = f"{_auth0}/authorize"
+    OIDC_OP_TOKEN_ENDPOINT = f"{_auth0}/oauth/token"
+    OIDC_OP_USER_ENDPOINT = f"{_auth0}/userinfo"
+    OIDC_OP_JWKS_ENDPOINT = f"{_auth0}/.well-known/jwks.json"
+    OIDC_TIMEOUT = 10
+    LOGIN_URL = "oidc_authentication_init"
 
 HOPSWORKS_CONNECT_TIMEOUT = env.float("HOPSWORKS_CONNECT_TIMEOUT", default=5.0)
 HOPSWORKS_READ_TIMEOUT = env.float("HOPSWORKS_READ_TIMEOUT", default=30.0)
@@ -271,6 +292,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Billing for managed Hopsworks clusters.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Swagger UI from static files (drf-spectacular-sidecar): no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Security (production) ---------------------------------------------------------------

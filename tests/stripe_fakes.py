@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import responses
 
-FIXTURES = Path("/work/shared/fixtures/stripe/fixtures3.json")
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "fixtures3.json"
 API = "https://stripe.test"
 WEBHOOK_SECRET = "whsec_test_secret"
 

@@ -15,6 +15,7 @@ import time
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -60,6 +61,20 @@ class Auth0SignupWebhook(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request=Auth0SignupInput,
+        responses={
+            202: OpenApiResponse(
+                description="Accepted: user found or created, provisioning queued"
+            ),
+            400: OpenApiResponse(description="Body is not JSON or lacks user_id/email"),
+            401: OpenApiResponse(description="Missing, forged, stale or replayed signature"),
+            409: OpenApiResponse(description="The email belongs to another Auth0 identity"),
+            503: OpenApiResponse(description="AUTH0_WEBHOOK_SECRET is not configured"),
+        },
+        auth=[],
+        tags=["webhooks"],
+    )
     def post(self, request):
         secret = settings.AUTH0_WEBHOOK_SECRET
         if not secret:

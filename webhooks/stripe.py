@@ -3,6 +3,7 @@ the authentication). The raw body is read before anything parses it."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,6 +15,21 @@ class StripeWebhookApi(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
+    @extend_schema(
+        request={"application/json": {"type": "object", "description": "A Stripe event"}},
+        responses={
+            200: OpenApiResponse(description="Stored and processed (or ignored: type not handled)"),
+            400: OpenApiResponse(
+                description="Missing, forged or stale signature; not JSON; not ours"
+            ),
+            500: OpenApiResponse(
+                description="Handler error, recorded on the event: Stripe retries"
+            ),
+            503: OpenApiResponse(description="STRIPE_WEBHOOK_SECRET is not configured"),
+        },
+        auth=[],
+        tags=["webhooks"],
+    )
     def post(self, request):
         outcome = stripe_event_receive(
             payload=request.body, signature=request.headers.get("Stripe-Signature")

@@ -359,3 +359,28 @@ def test_the_sweeper_finds_runs_whose_task_was_lost(db):
         ProvisioningRun.objects.filter(pk=run.pk).update(status=status, **extra)
 
     assert sorted(provisioning_stale(now=now)) == [users[1].pk, users[3].pk, users[4].pk]
+
+
+def test_a_prepaid_account_switched_to_postpaid_gets_its_subscription(
+    hopsworks, stripe_fake, cluster, staff, django_capture_on_commit_callbacks
+):
+    from billing.services import prepaid_disable
+    from config.celery import app
+
+    user = User.objects.create_user("alice@example.com", None, auth0_subject="auth0|alice")
+    account = prepaid_enable(
+        account=billing_account_ensure(user=user), changed_by=staff, reason="t"
+    )
+    provisioning_run(user=user)
+    assert stripe_fake.subscriptions == []
+
+    app.conf.task_always_eager = True
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            prepaid_disable(account=account, changed_by=staff, reason="back to invoices")
+    finally:
+        app.conf.task_always_eager = False
+
+    account.refresh_from_db()
+    assert len(stripe_fake.subscriptions) == 1
+    assert account.stripe_subscription_id == stripe_fake.subscriptions[0]["id"]

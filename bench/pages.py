@@ -1,0 +1,206 @@
+"""Latency of the billing page and GET /api/billing for a heavy user, served by gunicorn on
+loopback, beside trivial views in the same run.
+
+The user has a year of usage on 3 clusters (6 line items per cluster-day) and 5,000 ledger
+rows. Requests are sequential (one client), after a warm-up; median and p95 are printed and
+written to bench/out/pages.json.
+
+    APP_ENV=test .venv/bin/python bench/pages.py [--requests 200]
+
+Uses its own PostgreSQL database (BENCH_DATABASE_URL, default hopsbill_bench_d), created and
+migrated when missing; the data is loaded once and reused."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill_bench_d")
+EMAIL = "bench-pages@example.com"
+ENV = {
+    **os.environ,
+    "APP_ENV": "test",
+    "DATABASE_URL": DB_URL,
+    "DJANGO_SETTINGS_MODULE": "config.settings",
+    "DB_CONN_MAX_AGE": "60",
+    "LOG_LEVEL": "WARNING",
+}
+PATHS = {
+    "trivial (no database)": "/healthz",
+    "home page (session + user)": "/",
+    "billing page": "/billing/",
+    "billing page, 90 days": "/billing/?days=90",
+    "GET /api/billing": "/api/billing",
+}
+
+
+def database_ensure() -> None:
+    import psycopg
+
+    parts = urlparse(DB_URL)
+    name = parts.path.lstrip("/")
+    with psycopg.connect(
+        host=parts.hostname,
+        port=parts.port or 5432,
+        user=parts.username or "postgres",
+        dbname="postgres",
+        autocommit=True,
+    ) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=ENV,
+        check=True,
+    )
+
+
+def data_ensure() -> dict:
+    os.environ.update(ENV)
+    import django
+
+    django.setup()
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from accounts.models import User
+    from billing.models import CreditTransaction
+    from billing.selectors import billing_today
+    from billing.services import billing_account_ensure, prepaid_enable
+    from tests.billing.page_data import clusters_make, ledger_make, usage_make
+    from usage.models import UsageDay
+
+    user = User.objects.filter(email=EMAIL).first() or User.objects.create_user(EMAIL, None)
+    account = billing_account_ensure(user=user)
+    if not account.is_prepaid:
+        account = prepaid_enable(account=account, reason="bench")
+    today = billing_today()
+    if not UsageDay.objects.filter(user=user).exists():
+        usage_make(
+            user=user,
+            clusters=clusters_make(3, prefix="bench"),
+            first=today - timedelta(days=365),
+            last=today,
+        )
+    if not CreditTransaction.objects.filter(account=account).exists():
+        ledger_make(account=account, rows=5000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:  # fresh bulk data: give the planner statistics
+        cursor.execute("ANALYZE")
+    session = SessionStore()
+    session["_auth_user_id"] = str(user.pk)
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = user.get_session_auth_hash()
+    session.create()
+    return {
+        "session": session.session_key,
+        "usage_days": UsageDay.objects.filter(user=user).count(),
+        "ledger_rows": CreditTransaction.objects.filter(account=account).count(),
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def serve(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "config.wsgi",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            "2",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=ENV,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise SystemExit("gunicorn did not start")
+
+
+def measure(base: str, session_key: str, requests_per_path: int) -> dict:
+    import requests
+
+    http = requests.Session()
+    http.cookies.set("sessionid", session_key, domain="127.0.0.1")
+    for path in PATHS.values():  # warm-up: imports, template loading, connections
+        for _ in range(10):
+            assert http.get(base + path, timeout=30).status_code == 200, path
+    timings = {name: [] for name in PATHS}
+    for _ in range(requests_per_path):  # interleaved, so drift hits every path alike
+        for name, path in PATHS.items():
+            start = time.perf_counter()
+            response = http.get(base + path, timeout=30)
+            timings[name].append((time.perf_counter() - start) * 1000)
+            assert response.status_code == 200, (path, response.status_code)
+    return {
+        name: {
+            "median_ms": round(statistics.median(ms), 2),
+            "p95_ms": round(statistics.quantiles(ms, n=20)[18], 2),
+            "n": len(ms),
+        }
+        for name, ms in timings.items()
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=200)
+    args = parser.parse_args()
+    database_ensure()
+    data = data_ensure()
+    port = free_port()
+    proc = serve(port)
+    try:
+        results = measure(f"http://127.0.0.1:{port}", data["session"], args.requests)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    trivial = results["trivial (no database)"]["median_ms"]
+    home = results["home page (session + user)"]["median_ms"]
+    print(f"{'path':32} {'median ms':>10} {'p95 ms':>8} {'x trivial':>10} {'x home':>8}")
+    for name, r in results.items():
+        print(
+            f"{name:32} {r['median_ms']:>10} {r['p95_ms']:>8} "
+            f"{r['median_ms'] / trivial:>10.2f} {r['median_ms'] / home:>8.2f}"
+        )
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}",
+        "data": data | {"session": "..."},
+        "results": results,
+    }
+    out = ROOT / "bench" / "out"
+    out.mkdir(exist_ok=True)
+    (out / "pages.json").write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,198 @@
+"""Read endpoints of the billing API: GET /api/billing and GET /api/billing/balance.
+
+Both answer for the caller's own account. Staff may add `?account_id=` to read any account;
+anyone else naming an account that is not theirs gets 404 (no hint that it exists)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing import selectors
+from billing.models import AccountStatus, BillingAccount, BillingMode
+from billing.money import to_cents
+
+ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
+FIELD_ERRORS = OpenApiResponse(
+    description="Bad input: an object keyed by the field in error, each a list of messages.",
+    response=inline_serializer(
+        "FieldErrors", {"field_name": serializers.ListField(child=serializers.CharField())}
+    ),
+)
+
+
+class AccountQuery(serializers.Serializer):
+    account_id = serializers.IntegerField(
+        required=False, min_value=1, help_text="Staff only: read another account."
+    )
+
+
+class BillingQuery(AccountQuery):
+    days = serializers.ChoiceField(
+        choices=[30, 90], default=30, help_text="Length of the daily cost series."
+    )
+
+
+def target_account(request: Request, account_id: int | None) -> BillingAccount:
+    accounts = BillingAccount.objects.select_related("user")
+    if account_id is None:
+        return get_object_or_404(accounts, user=request.user)
+    if request.user.is_staff:
+        return get_object_or_404(accounts, pk=account_id)
+    return get_object_or_404(accounts, pk=account_id, user=request.user)
+
+
+def is_prepaid(account: BillingAccount) -> bool:
+    return account.mode == BillingMode.PREPAID and settings.PREPAID_FEATURE_ENABLED
+
+
+# --- Response shapes (documentation and output) -------------------------------------------
+
+
+class ResourceCostOut(serializers.Serializer):
+    resource = serializers.CharField()
+    label = serializers.CharField()
+    unit = serializers.CharField()
+    quantity = serializers.DecimalField(
+        max_digits=26, decimal_places=6, allow_null=True, help_text="null: not measured."
+    )
+    not_measured_lines = serializers.IntegerField(source="not_measured")
+    cost = serializers.DecimalField(max_digits=26, decimal_places=6)
+
+
+class ClusterCostOut(serializers.Serializer):
+    cluster = serializers.CharField()
+    cost = serializers.DecimalField(max_digits=26, decimal_places=6)
+
+
+class MonthToDateOut(serializers.Serializer):
+    month_start = serializers.DateField()
+    month_end = serializers.DateField()
+    through = serializers.DateField(allow_null=True, help_text="Last day with usage so far.")
+    cost = serializers.DecimalField(max_digits=26, decimal_places=6, source="total")
+    cost_cents = serializers.SerializerMethodField()
+    forecast = serializers.DecimalField(max_digits=26, decimal_places=6)
+    forecast_cents = serializers.SerializerMethodField()
+    by_resource = ResourceCostOut(many=True)
+    by_cluster = ClusterCostOut(many=True)
+
+    def get_cost_cents(self, obj) -> int:
+        return to_cents(obj.total)
+
+    def get_forecast_cents(self, obj) -> int:
+        return to_cents(obj.forecast)
+
+
+class DailyCostOut(serializers.Serializer):
+    date = serializers.DateField()
+    cost = serializers.DecimalField(
+        max_digits=26, decimal_places=6, allow_null=True, help_text="null: no usage recorded."
+    )
+    incomplete = serializers.BooleanField(help_text="Collection was partial or failed.")
+
+
+class InvoiceOut(serializers.Serializer):
+    id = serializers.CharField()
+    number = serializers.CharField()
+    status = serializers.CharField()
+    created = serializers.DateTimeField(allow_null=True)
+    total_cents = serializers.IntegerField(allow_null=True)
+    amount_due_cents = serializers.IntegerField(allow_null=True)
+    currency = serializers.CharField()
+    hosted_invoice_url = serializers.CharField()
+    invoice_pdf = serializers.CharField()
+
+
+class BalanceOut(serializers.Serializer):
+    account_id = serializers.IntegerField(source="pk")
+    currency = serializers.CharField()
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    balance_cents = serializers.IntegerField()
+    low_balance = serializers.SerializerMethodField()
+    low_balance_threshold_cents = serializers.SerializerMethodField()
+
+    def get_low_balance(self, obj) -> bool:
+        return obj.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS
+
+    def get_low_balance_threshold_cents(self, obj) -> int:
+        return settings.LOW_BALANCE_THRESHOLD_CENTS
+
+
+class BillingOut(serializers.Serializer):
+    account_id = serializers.IntegerField()
+    email = serializers.EmailField()
+    mode = serializers.ChoiceField(choices=BillingMode.choices)
+    status = serializers.ChoiceField(choices=AccountStatus.choices)
+    currency = serializers.CharField()
+    provisioning = serializers.CharField(
+        allow_null=True,
+        help_text="Status of the signup provisioning (pending, running, waiting, done, "
+        "failed...); null when there is none.",
+    )
+    balance = BalanceOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
+    month_to_date = MonthToDateOut()
+    daily = DailyCostOut(many=True)
+    recent_invoices = InvoiceOut(many=True, help_text="Postpaid accounts; empty for prepaid.")
+
+
+class BillingView(APIView):
+    @extend_schema(
+        operation_id="billing_summary",
+        summary="Billing summary of the caller's account",
+        parameters=[BillingQuery],
+        responses={
+            200: BillingOut,
+            400: FIELD_ERRORS,
+            403: OpenApiResponse(ERROR, description="Not logged in."),
+            404: OpenApiResponse(ERROR, description="No such account (or not yours)."),
+        },
+        tags=["billing"],
+    )
+    def get(self, request: Request) -> Response:
+        query = BillingQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        account = target_account(request, query.validated_data.get("account_id"))
+        today = selectors.billing_today()
+        prepaid = is_prepaid(account)
+        data = {
+            "account_id": account.pk,
+            "email": account.user.email,
+            "mode": account.mode,
+            "status": account.status,
+            "currency": account.currency,
+            "provisioning": selectors.provisioning_status(user=account.user),
+            "balance": account if prepaid else None,
+            "month_to_date": selectors.month_to_date(user=account.user, today=today),
+            "daily": selectors.daily_costs(
+                user=account.user, today=today, days=query.validated_data["days"]
+            ),
+            "recent_invoices": [] if prepaid else selectors.recent_invoices(account=account),
+        }
+        return Response(BillingOut(data).data)
+
+
+class BalanceView(APIView):
+    @extend_schema(
+        operation_id="billing_balance",
+        summary="Credit balance of the caller's prepaid account",
+        parameters=[AccountQuery],
+        responses={
+            200: BalanceOut,
+            400: FIELD_ERRORS,
+            403: OpenApiResponse(ERROR, description="Not logged in."),
+            404: OpenApiResponse(ERROR, description="No such account, or it is not prepaid."),
+        },
+        tags=["billing"],
+    )
+    def get(self, request: Request) -> Response:
+        query = AccountQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        account = target_account(request, query.validated_data.get("account_id"))
+        if not is_prepaid(account):
+            return Response({"detail": "This account is not prepaid."}, status=404)
+        return Response(BalanceOut(account).data)

@@ -1,0 +1,14 @@
+"""Billing API routes of the pages issue (reads, staff actions); included by config/api_urls."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from billing.api_admin import AdminBillingView
+from billing.api_read import BalanceView, BillingView
+
+urlpatterns = [
+    path("billing", BillingView.as_view(), name="api-billing"),
+    path("billing/balance", BalanceView.as_view(), name="api-billing-balance"),
+    path("admin/billing", AdminBillingView.as_view(), name="api-admin-billing"),
+]

@@ -1,0 +1,114 @@
+"""Forms of the billing pages and the staff panel. Amounts typed by people are dollars with at
+most two decimals; they become integer cents through billing.money and are then checked by the
+same service rule every door uses."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+
+from billing.money import format_cents, to_cents
+from billing.services import InvalidAmount, validate_purchase_amount
+
+PRESET_AMOUNTS_CENTS = (25_00, 50_00, 100_00, 250_00)
+CUSTOM = "custom"
+MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def _dollars_field(**kwargs) -> forms.DecimalField:
+    return forms.DecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), **kwargs)
+
+
+class CreditPurchaseForm(forms.Form):
+    amount = forms.ChoiceField(label="Amount", widget=forms.RadioSelect)
+    custom_amount = _dollars_field(
+        label="Custom amount (USD)",
+        required=False,
+        help_text="",
+        widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args, currency: str = "usd", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["amount"].choices = [
+            (str(c), format_cents(c, currency)) for c in PRESET_AMOUNTS_CENTS
+        ] + [(CUSTOM, "Another amount")]
+        self.fields["custom_amount"].label = f"Custom amount ({currency.upper()})"
+        self.fields["custom_amount"].help_text = (
+            f"Between {format_cents(settings.CREDIT_MIN_AMOUNT_CENTS, currency)} and "
+            f"{format_cents(settings.CREDIT_MAX_AMOUNT_CENTS, currency)}."
+        )
+
+    def clean(self):
+        data = super().clean()
+        choice = data.get("amount")
+        if choice is None:
+            return data
+        if choice == CUSTOM:
+            dollars = data.get("custom_amount")
+            if dollars is None:
+                if "custom_amount" not in self.errors:
+                    self.add_error("custom_amount", "Enter an amount.")
+                return data
+            cents = to_cents(dollars)
+            field = "custom_amount"
+        else:
+            cents = int(choice)
+            field = "amount"
+        try:
+            data["amount_cents"] = validate_purchase_amount(cents)
+        except InvalidAmount as exc:
+            self.add_error(field, str(exc))
+        return data
+
+
+class MonthField(forms.CharField):
+    """YYYY-MM, as the <input type="month"> sends it."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return None
+        match = MONTH_RE.match(value)
+        if not match or not 1 <= int(match[2]) <= 12 or int(match[1]) < 2000:
+            raise forms.ValidationError("Enter a month as YYYY-MM.")
+        return date(int(match[1]), int(match[2]), 1)
+
+
+class MonthForm(forms.Form):
+    month = MonthField(
+        label="Month", required=False, widget=forms.TextInput(attrs={"type": "month"})
+    )
+
+
+class DaysForm(forms.Form):
+    days = forms.TypedChoiceField(
+        choices=[("30", "30 days"), ("90", "90 days")], coerce=int, required=False
+    )
+
+
+class GrantCreditsForm(forms.Form):
+    """Staff panel: grant promotional credits to the selected accounts."""
+
+    amount = _dollars_field(label="Amount (USD) per account")
+    reason = forms.CharField(label="Reason", widget=forms.Textarea(attrs={"rows": 3}))
+    expires_at = forms.DateTimeField(label="Expires at (optional)", required=False)
+    # Rendered once with the form; a double submit reuses it, so the grant cannot double.
+    request_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex)
+
+    def clean_reason(self):
+        reason = self.cleaned_data["reason"].strip()
+        if not reason:
+            raise forms.ValidationError("A reason is required.")
+        return reason
+
+    def clean(self):
+        data = super().clean()
+        if data.get("amount") is not None:
+            data["amount_cents"] = to_cents(data["amount"])
+        return data

@@ -1,0 +1,35 @@
+"""Display filters for money and quantities (formatting only; rounding is billing.money's)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from billing.money import format_cents, round_cost, to_cents
+
+register = template.Library()
+
+
+@register.filter
+def money(value, currency: str = "usd") -> str:
+    """A Decimal amount in major units, shown to the cent."""
+    if value is None:
+        return ""
+    return format_cents(to_cents(Decimal(value)), currency or "usd")
+
+
+@register.filter
+def cents(value, currency: str = "usd") -> str:
+    if value is None:
+        return ""
+    return format_cents(int(value), currency or "usd")
+
+
+@register.filter
+def quantity(value) -> str:
+    """A measured quantity without trailing zeros; None is never shown as zero."""
+    if value is None:
+        return "not measured"
+    text = f"{round_cost(Decimal(value)):,f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text

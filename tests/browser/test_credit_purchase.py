@@ -1,0 +1,94 @@
+"""Buying credits in a real Chromium against a loopback Stripe fake: presets, redirect to the
+(fake) Checkout page, back to the success page, "pending" until the payment is recorded, then
+the new balance."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from accounts.models import User
+from billing.models import CreditPurchase
+from billing.money import format_cents
+from tests.browser.fake_stripe import FakeStripe
+from tests.stripe_fakes import WEBHOOK_SECRET, sign, stripe_event
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def fake_stripe(settings, live_server):
+    with FakeStripe() as fake:
+        settings.STRIPE_SECRET_KEY = "sk_test_fake"
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+        settings.STRIPE_MIRROR_ENABLED = False
+        settings.SITE_URL = live_server.url
+        yield fake
+
+
+def stripe_sends_completed(live_server, fake: FakeStripe, session_id: str) -> None:
+    """Stripe takes the payment and delivers a signed checkout.session.completed webhook."""
+    fake.paid.add(session_id)
+    event = stripe_event(
+        "checkout.session.completed",
+        fake.session_object(session_id),
+        event_id=f"evt_browser_{session_id}",
+    )
+    body = json.dumps(event).encode()
+    response = requests.post(
+        f"{live_server.url}/api/webhooks/stripe",
+        data=body,
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(body)},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_buy_credits_and_see_the_balance_rise(
+    demo, login, page, fake_stripe, live_server, screenshot
+):
+    account = User.objects.get(email=demo["prepaid"]).billing_account
+    before = account.balance_cents
+    login(demo["prepaid"])
+    page.get_by_test_id("buy-credits").click()
+    expect(page.get_by_role("heading", name="Buy credits")).to_be_visible()
+    page.get_by_label("$50.00").check()
+    screenshot("credits-form")
+    page.get_by_test_id("checkout").click()
+
+    expect(page.get_by_role("heading", name="Pay")).to_be_visible()
+    assert page.locator("#amount").inner_text() == "5000"
+    purchase = CreditPurchase.objects.get(account=account)
+    assert purchase.status == CreditPurchase.Status.OPEN
+    assert fake_stripe.idempotency_keys == [f"checkout:{purchase.pk}"]
+
+    page.get_by_role("link", name="Pay now").click()
+    expect(page.get_by_test_id("purchase-pending")).to_be_visible()
+    stripe_sends_completed(live_server, fake_stripe, purchase.stripe_session_id)
+    page.reload()
+    expect(page.get_by_test_id("purchase-paid")).to_be_visible()
+    expect(page.get_by_test_id("balance")).to_have_text(format_cents(before + 50_00))
+    screenshot("credits-success")
+
+
+def test_custom_amount_out_of_range_is_explained(demo, login, page, fake_stripe):
+    login(demo["prepaid"])
+    page.get_by_test_id("buy-credits").click()
+    page.get_by_label("Another amount").check()
+    page.get_by_label("Custom amount (USD)").fill("1")
+    page.get_by_test_id("checkout").click()
+    expect(page.get_by_role("alert")).to_contain_text("minimum")
+    assert fake_stripe.sessions == {}
+
+
+def test_cancel_on_checkout_returns_to_the_cancel_page(demo, login, page, fake_stripe):
+    login(demo["prepaid"])
+    page.get_by_test_id("buy-credits").click()
+    page.get_by_label("$25.00").check()
+    page.get_by_test_id("checkout").click()
+    page.get_by_role("link", name="Cancel").click()
+    expect(page.get_by_role("heading", name="Payment cancelled")).to_be_visible()
