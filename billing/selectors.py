@@ -12,12 +12,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from django.apps import apps
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
+from accounts.models import ProvisioningRun
 from billing.models import RESOURCE_UNITS, BillingAccount, CreditTransaction, Resource
 from billing.money import round_cost
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
@@ -100,12 +100,8 @@ PROVISIONING_IN_PROGRESS = {"pending", "running", "waiting"}
 
 def provisioning_status(*, user) -> str | None:
     """The status of the user's signup provisioning run, None when there is none (users made
-    by staff or the demo) or this build has no provisioning."""
-    try:
-        run_model = apps.get_model("accounts", "ProvisioningRun")
-    except LookupError:
-        return None
-    return run_model.objects.filter(user=user).values_list("status", flat=True).first()
+    by staff or the demo)."""
+    return ProvisioningRun.objects.filter(user=user).values_list("status", flat=True).first()
 
 
 def account_for(user) -> BillingAccount:

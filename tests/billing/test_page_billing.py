@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
+from accounts.models import ProvisioningRun
 from billing.models import AccountStatus, BillingAccount
 from billing.selectors import billing_today, month_bounds
 from billing.services import billing_account_ensure, credits_grant
@@ -231,15 +232,6 @@ def test_names_from_clusters_are_escaped(client, owner, clusters):
     assert "incomplete" in body
 
 
-def _provisioning_model():
-    from django.apps import apps
-
-    try:
-        return apps.get_model("accounts", "ProvisioningRun")
-    except LookupError:
-        pytest.skip("this build has no provisioning model (accounts.ProvisioningRun)")
-
-
 @pytest.mark.parametrize(
     ("status", "text"),
     [
@@ -249,7 +241,7 @@ def _provisioning_model():
     ],
 )
 def test_banner_while_provisioning_is_unfinished(client, owner, status, text):
-    _provisioning_model().objects.create(user=owner, status=status)
+    ProvisioningRun.objects.create(user=owner, status=status)
     client.force_login(owner)
     body = client.get("/billing/").content.decode()
     assert text in body
