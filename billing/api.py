@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -19,6 +16,7 @@ from billing.services import (
     billing_account_ensure,
     credits_purchase_start,
 )
+from config.cron import cron_denial
 
 
 class PurchaseCreditsApi(APIView):
@@ -76,18 +74,6 @@ def _error(detail: str, code: int) -> Response:
     return Response({"detail": detail}, status=code)
 
 
-def cron_authorized(request) -> bool | None:
-    """True/False for the Bearer CRON_SECRET check (constant time); None when unset."""
-    secret = settings.CRON_SECRET
-    if not secret:
-        return None
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme != "Bearer" or not token:
-        return False
-    return hmac.compare_digest(token.encode(), secret.encode())
-
-
 class SyncStripeApi(APIView):
     """POST /api/billing/sync-stripe (cron door): queue the metered usage sync."""
 
@@ -104,18 +90,8 @@ class SyncStripeApi(APIView):
         auth=[],
     )
     def post(self, request):
-        allowed = cron_authorized(request)
-        if allowed is None:
-            return Response(
-                {"detail": "CRON_SECRET is not configured."},
-                status=status.HTTP_503_SERVICE_UNAVAILABLE,
-            )
-        if not allowed:
-            return Response(
-                {"detail": "A valid Bearer token is required."},
-                status=status.HTTP_401_UNAUTHORIZED,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
+        if denied := cron_denial(request):
+            return denied
         from billing.tasks import sync_stripe_usage
 
         result = sync_stripe_usage.delay()

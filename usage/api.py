@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
-from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -12,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters.models import Cluster
+from config.cron import cron_denial
 from usage.services import usage_collect_enqueue
 
 
@@ -53,20 +51,11 @@ class UsageCollectApi(APIView):
         auth=[],
     )
     def post(self, request):
-        if not settings.CRON_SECRET:
-            return Response({"detail": "CRON_SECRET is not configured."}, status=503)
-        if not _bearer_ok(request.headers.get("Authorization", "")):
-            return Response({"detail": "Invalid or missing bearer token."}, status=401)
+        if denied := cron_denial(request):
+            return denied
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         tasks = usage_collect_enqueue(
             day=data.validated_data.get("date"), cluster_id=data.validated_data.get("cluster")
         )
         return Response({"tasks": tasks}, status=status.HTTP_202_ACCEPTED)
-
-
-def _bearer_ok(header: str) -> bool:
-    scheme, _, token = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode(), settings.CRON_SECRET.encode()
-    )
