@@ -1,5 +1,6 @@
 """Ledger benchmark: concurrent usage deductions through the service layer vs the same posting
-shape as raw SQL (lock account row, insert transaction, update balance), in one run.
+shape as raw SQL (lock account row, insert transaction, update balance), in one run. Writers
+are processes, like the web and Celery workers that post in production.
 
     APP_ENV=test .venv/bin/python bench/ledger.py [--writers 8] [--postings 300]
 
@@ -11,9 +12,9 @@ on first use. Prints postings/s per scenario, the ratio to raw SQL, and checks t
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -52,28 +53,33 @@ from billing.services import credits_deduct_usage, credits_record_purchase  # no
 
 
 def run_writers(writers: int, work) -> float:
-    barrier = threading.Barrier(writers + 1)
-    errors: list[BaseException] = []
+    """Run `work(i)` in `writers` processes (as gunicorn and Celery workers would: no shared
+    GIL), all released at once; the wall time from release to the last one done."""
+    connection.close()  # each child opens its own
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(writers + 1)
+    errors = ctx.Queue()
 
     def runner(i: int) -> None:
         try:
             barrier.wait()
             work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            errors.put(repr(exc))
+            raise
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(writers)]
-    for t in threads:
-        t.start()
+    procs = [ctx.Process(target=runner, args=(i,)) for i in range(writers)]
+    for proc in procs:
+        proc.start()
     barrier.wait()
     start = time.perf_counter()
-    for t in threads:
-        t.join()
+    for proc in procs:
+        proc.join()
     elapsed = time.perf_counter() - start
-    if errors:
-        raise errors[0]
+    if not errors.empty():
+        raise RuntimeError(errors.get())
     return elapsed
 
 
