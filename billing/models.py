@@ -97,6 +97,19 @@ RESOURCE_UNITS = {
     Resource.API_CALLS_JOBS: "1,000 calls",
 }
 
+# Units of what is measured and stored on usage line items (per day): storage is a daily
+# snapshot in GB (a month of them sums to GB-days), API calls are single calls. Prices use
+# RESOURCE_UNITS; billing.services.prices.cost_of converts between the two.
+MEASURED_UNITS = {
+    **RESOURCE_UNITS,
+    Resource.STORAGE_FEATURE_STORE: "GB-day",
+    Resource.STORAGE_MODELS: "GB-day",
+    Resource.STORAGE_DATASETS: "GB-day",
+    Resource.API_CALLS_FEATURE_STORE: "calls",
+    Resource.API_CALLS_MODEL_SERVING: "calls",
+    Resource.API_CALLS_JOBS: "calls",
+}
+
 UNIT_PRICE_FIELD = {"max_digits": 18, "decimal_places": 8}
 
 

@@ -18,7 +18,7 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import ProvisioningRun
-from billing.models import RESOURCE_UNITS, BillingAccount, CreditTransaction, Resource
+from billing.models import MEASURED_UNITS, BillingAccount, CreditTransaction, Resource
 from billing.money import round_cost
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
 
@@ -324,6 +324,6 @@ def _label(resource: str) -> str:
 
 def _unit(resource: str) -> str:
     try:
-        return RESOURCE_UNITS[Resource(resource)]
+        return MEASURED_UNITS[Resource(resource)]
     except (ValueError, KeyError):
         return ""
