@@ -3,13 +3,13 @@ a month of priced usage, and a staff user. Safe to run again: nothing is duplica
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 
 from accounts.models import User
-from billing.models import Price, Resource
+from billing.models import BillingModeChange, Price, Resource
 from billing.money import round_cost, to_cents
 from billing.services import (
     billing_account_ensure,
@@ -30,6 +30,7 @@ DEMO_USERS = {
     "prepaid": "prepaid@example.com",
 }
 PRICE_START = date(2024, 1, 1)
+PREPAID_SINCE = datetime(2024, 1, 1, tzinfo=UTC)
 CATALOGUE = [
     (Resource.INSTANCE_HOURS, "m5.xlarge", "0.19200000"),
     (Resource.INSTANCE_HOURS, "g4dn.xlarge", "0.52600000"),
@@ -62,6 +63,8 @@ def demo_load(*, today: date) -> dict[str, str]:
         account = billing_account_ensure(user=prepaid)
         if not account.is_prepaid:
             prepaid_enable(account=account, changed_by=staff, reason="Demo prepaid user")
+            # The demo user has been prepaid since before its month of usage.
+            BillingModeChange.objects.filter(account=account).update(created_at=PREPAID_SINCE)
         account.refresh_from_db()
         credits_record_purchase(account=account, amount_cents=50_00, stripe_session_id="cs_demo_1")
         credits_record_purchase(account=account, amount_cents=100_00, stripe_session_id="cs_demo_2")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from accounts.models import User
-from billing.models import Price, Resource
+from billing.models import BillingModeChange, Price, Resource
 from billing.services import billing_account_ensure, prepaid_enable
 
 
@@ -32,11 +32,17 @@ def staff(db) -> User:
     return User.objects.create_superuser("staff@example.com", "pw-staff-123")
 
 
+PREPAID_SINCE = datetime(2020, 1, 1, tzinfo=UTC)
+
+
 @pytest.fixture
 def prepaid_account(owner, staff):
-    return prepaid_enable(
+    """The owner's account, prepaid since 2020: every usage day in the tests is a prepaid day."""
+    account = prepaid_enable(
         account=billing_account_ensure(user=owner), changed_by=staff, reason="test"
     )
+    BillingModeChange.objects.filter(account=account).update(created_at=PREPAID_SINCE)
+    return account
 
 
 @pytest.fixture

@@ -8,7 +8,12 @@
 
 from __future__ import annotations
 
-from billing.services.accounts import billing_account_ensure, prepaid_disable, prepaid_enable
+from billing.services.accounts import (
+    billing_account_ensure,
+    billing_modes_on,
+    prepaid_disable,
+    prepaid_enable,
+)
 from billing.services.errors import (
     BillingError,
     IdempotencyConflict,
@@ -35,6 +40,7 @@ __all__ = [
     "PrepaidNotAllowed",
     "PriceNotFound",
     "billing_account_ensure",
+    "billing_modes_on",
     "cost_of",
     "credits_adjust",
     "credits_balance",

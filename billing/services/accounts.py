@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
 from django.conf import settings
 from django.db import transaction
 
@@ -63,3 +67,22 @@ def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> Bi
     account.mode = mode
     account.save(update_fields=["mode", "updated_at"])
     return account
+
+
+def billing_modes_on(*, account: BillingAccount, days: Iterable[date]) -> dict[date, str]:
+    """The billing mode each day is billed in: the mode the account had at the end of that day
+    (in BILLING_TIME_ZONE), from the recorded mode changes. A day is charged to the credit
+    ledger (prepaid) or reported to Stripe (postpaid), never both, even across a switch."""
+    changes = list(
+        BillingModeChange.objects.filter(account=account)
+        .order_by("created_at", "pk")
+        .values_list("created_at", "from_mode", "to_mode")
+    )
+    initial = changes[0][1] if changes else account.mode
+    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
+    modes = {}
+    for day in days:
+        day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+        applied = [to_mode for at, _, to_mode in changes if at < day_end]
+        modes[day] = applied[-1] if applied else initial
+    return modes

@@ -41,6 +41,7 @@ from django.utils import timezone
 from billing import stripe_api
 from billing.models import BillingAccount, BillingMode, MeterReport
 from billing.money import to_cents
+from billing.services.accounts import billing_modes_on
 
 logger = logging.getLogger(__name__)
 
@@ -75,13 +76,14 @@ class SyncResult:
 
 
 def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -> SyncResult:
-    """Report every postpaid account's complete usage days to Stripe (or only `day`)."""
+    """Report the complete usage days of every account with a Stripe customer (or only `day`)
+    that were postpaid days: a day the account spent prepaid is charged to credits instead."""
     now = now or timezone.now()
     result = SyncResult()
     if not stripe_api.is_configured():
         raise stripe_api.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
     accounts = (
-        BillingAccount.objects.filter(mode=BillingMode.POSTPAID, stripe_customer_id__isnull=False)
+        BillingAccount.objects.filter(stripe_customer_id__isnull=False)
         .exclude(stripe_customer_id="")
         .select_related("user")
         .order_by("pk")
@@ -138,6 +140,9 @@ def _day_targets(account: BillingAccount, day: date | None, now: datetime) -> di
         .annotate(cost=Sum("cost"))
         .order_by("date")
     )
+    rows = list(rows)
+    modes = billing_modes_on(account=account, days=[row["date"] for row in rows])
+    rows = [row for row in rows if modes[row["date"]] == BillingMode.POSTPAID]
     targets: dict[date, int] = {}
     month, cumulative, reported = None, Decimal(0), 0
     for row in rows:

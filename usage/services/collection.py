@@ -13,11 +13,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import BillingAccount, CustomPrice
+from billing.models import BillingAccount, BillingMode, CustomPrice
 from billing.money import round_cost, to_cents
 from billing.services import (
     BillingError,
     PriceNotFound,
+    billing_modes_on,
     cost_of,
     credits_deduct_usage,
     price_lookup,
@@ -304,6 +305,12 @@ def _finish(run: CollectionRun, status: str, problems: list[str]) -> None:
         logger.warning("usage collection %s %s: %s: %s", run.cluster, run.day, status, run.reason)
 
 
+def _billed_prepaid(account: BillingAccount, day: date) -> bool:
+    """Charged to credits only if the account was prepaid that day (a day is never both
+    deducted here and reported to Stripe)."""
+    return billing_modes_on(account=account, days=[day])[day] == BillingMode.PREPAID
+
+
 def _deduct(days: list[UsageDay]) -> list[str]:
     """Charge prepaid accounts; a refused posting is reported (the day stays complete and the
     next run tries again), it does not stop the others."""
@@ -312,7 +319,7 @@ def _deduct(days: list[UsageDay]) -> list[str]:
     refused = []
     for usage_day in days:
         account = accounts.get(usage_day.user_id)
-        if account is None or not account.is_prepaid:
+        if account is None or not _billed_prepaid(account, usage_day.date):
             continue
         try:
             credits_deduct_usage(
