@@ -76,12 +76,12 @@ class Resource(models.TextChoices):
     CPU_HOURS = "cpu_hours", "CPU hours"
     GPU_HOURS = "gpu_hours", "GPU hours"
     MEMORY_GB_HOURS = "memory_gb_hours", "Memory GB-hours"
-    STORAGE_FEATURE_STORE = "storage_feature_store", "Storage: feature store (GB-month)"
-    STORAGE_MODELS = "storage_models", "Storage: models (GB-month)"
-    STORAGE_DATASETS = "storage_datasets", "Storage: datasets (GB-month)"
-    API_CALLS_FEATURE_STORE = "api_calls_feature_store", "API calls: feature store (per 1,000)"
-    API_CALLS_MODEL_SERVING = "api_calls_model_serving", "API calls: model serving (per 1,000)"
-    API_CALLS_JOBS = "api_calls_jobs", "API calls: jobs (per 1,000)"
+    STORAGE_FEATURE_STORE = "storage_feature_store", "Storage: feature store"
+    STORAGE_MODELS = "storage_models", "Storage: models"
+    STORAGE_DATASETS = "storage_datasets", "Storage: datasets"
+    API_CALLS_FEATURE_STORE = "api_calls_feature_store", "API calls: feature store"
+    API_CALLS_MODEL_SERVING = "api_calls_model_serving", "API calls: model serving"
+    API_CALLS_JOBS = "api_calls_jobs", "API calls: jobs"
 
 
 RESOURCE_UNITS = {
