@@ -327,3 +327,34 @@ def _unit(resource: str) -> str:
         return RESOURCE_UNITS[Resource(resource)]
     except (ValueError, KeyError):
         return ""
+
+
+def page_version(*, user, account: BillingAccount) -> tuple:
+    """Everything the billing page shows that can change, in one query: the latest ledger
+    posting (the ledger is append-only), a fingerprint of the user's usage days (a collection
+    rewrites a day's cost, status, run and updated_at together with its line items), the
+    provisioning status and, for postpaid accounts, the mirrored invoices. Any posting or
+    (re)collection changes it, so a cache keyed by it never shows stale money."""
+    from django.db import connection
+
+    tx = CreditTransaction._meta.db_table
+    day = UsageDay._meta.db_table
+    run = ProvisioningRun._meta.db_table
+    sql = (
+        f"SELECT (SELECT id FROM {tx} WHERE account_id = %s ORDER BY id DESC LIMIT 1),"
+        " (SELECT concat_ws('/', max(updated_at), count(*), max(collection_run_id), sum(cost))"
+        f"  FROM {day} WHERE user_id = %s),"
+        f" (SELECT status FROM {run} WHERE user_id = %s ORDER BY created_at DESC LIMIT 1)"
+    )
+    params: list = [account.pk, user.pk, user.pk]
+    if account.stripe_customer_id:
+        from djstripe.models import Invoice
+
+        sql += (
+            ", (SELECT concat_ws('/', max(djstripe_updated), count(*))"
+            f" FROM {Invoice._meta.db_table} WHERE customer_id = %s)"
+        )
+        params.append(account.stripe_customer_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return tuple(cursor.fetchone())
