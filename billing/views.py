@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import logging
 
@@ -15,6 +16,7 @@ from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import fragments, selectors, stripe_api
@@ -41,9 +43,8 @@ def billing_page(request):
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
     first, last = selectors.month_bounds(month)
 
-    account = selectors.account_for(request.user)
+    account, version = selectors.account_with_version(request.user)
     prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
-    version = selectors.page_version(user=request.user, account=account)
     context = {
         "account": account,
         "prepaid": prepaid,
@@ -56,14 +57,18 @@ def billing_page(request):
     }
     page = request.GET.get("page")
     key = _page_cache_key(account, version, today, days, first, page, month_form.errors)
-    cached = cache.get(key) if key else None
-    if cached is None:
+    body = cache.get(key) if key else None
+    if body is None:
         panels = _panels(request.user, account, prepaid, today, days, first, last, page)
         body = render_to_string("billing/_page_body.html", context | panels, request)
-        cached = {"panels": _panels_freeze(panels), "body": body}
         if key:
-            cache.set(key, cached, settings.BILLING_PAGE_CACHE_SECONDS)
-    context |= _panels_thaw(cached["panels"], account) | {"body": cached["body"]}
+            timeout = settings.BILLING_PAGE_CACHE_SECONDS
+            cache.set_many({key: body, key + ":panels": _panels_freeze(panels)}, timeout)
+    else:
+        # The page needs only the HTML; the panels as data (what tests and debugging read)
+        # are unpickled only if something asks for them.
+        panels = _lazy_panels(key + ":panels", prepaid)
+    context |= panels | {"body": body}
     return render(request, "billing/page.html", context)
 
 
@@ -125,14 +130,25 @@ def _panels_freeze(panels: dict) -> dict:
     return frozen
 
 
-def _panels_thaw(frozen: dict, account) -> dict:
-    panels = dict(frozen)
-    if "ledger" in frozen:
-        rows, number, count = frozen["ledger"]
+def _panels_thaw(frozen: dict | None) -> dict:
+    panels = dict(frozen or {})
+    if "ledger" in panels:
+        rows, number, count = panels["ledger"]
         paginator = Paginator(rows, selectors.LEDGER_PAGE_SIZE)
         paginator.count = count  # the count of the whole ledger, not of this page's rows
         panels["ledger"] = Page(rows, number, paginator)
     return panels
+
+
+PANELS = ["mtd", "series", "chart", "chart_bars", "usage_days", "usage_rows"]
+
+
+def _lazy_panels(key: str, prepaid: bool) -> dict:
+    loaded = functools.cache(lambda: _panels_thaw(cache.get(key)))
+    names = PANELS + (["ledger", "ledger_rows"] if prepaid else ["invoices"])
+    return {
+        name: SimpleLazyObject(functools.partial(lambda n: loaded().get(n), name)) for name in names
+    }
 
 
 def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:

@@ -27,7 +27,7 @@ def test_repeat_request_reuses_the_panels(
 ):
     client.force_login(owner)
     first = client.get("/billing/")
-    with django_assert_max_num_queries(5):  # session, user, account, version, no panels
+    with django_assert_max_num_queries(3):  # session, user, account with version
         second = client.get("/billing/")
     assert second.context["body"] == first.context["body"]  # the page around it has a CSRF token
     assert second.context["mtd"].total == first.context["mtd"].total
