@@ -226,7 +226,11 @@ class CreditTransaction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["account", "-created_at"])]
+        # (account, id): the latest posting of an account, the billing page cache version.
+        indexes = [
+            models.Index(fields=["account", "-created_at"]),
+            models.Index(fields=["account", "id"]),
+        ]
         constraints = [
             models.CheckConstraint(condition=~models.Q(amount_cents=0), name="credit_tx_nonzero")
         ]

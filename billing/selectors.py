@@ -327,3 +327,37 @@ def _unit(resource: str) -> str:
         return MEASURED_UNITS[Resource(resource)]
     except (ValueError, KeyError):
         return ""
+
+
+def account_with_version(user) -> tuple[BillingAccount, tuple]:
+    """The user's account and, in the same query, everything else the billing page shows that
+    can change: the latest ledger posting (the ledger is append-only), a fingerprint of the
+    user's usage days (a collection rewrites a day's cost, status, run and updated_at together
+    with its line items), the provisioning status and the mirrored invoices. Any posting or
+    (re)collection changes the version, so a cache keyed by it never shows stale money."""
+    from djstripe.models import Invoice
+
+    outer = BillingAccount._meta.db_table
+    tx = CreditTransaction._meta.db_table
+    day = UsageDay._meta.db_table
+    run = ProvisioningRun._meta.db_table
+    invoice = Invoice._meta.db_table
+    version = {
+        "v_ledger": f"SELECT id FROM {tx} WHERE account_id = {outer}.id ORDER BY id DESC LIMIT 1",
+        "v_usage": "SELECT concat_ws('/', max(updated_at), count(*), max(collection_run_id),"
+        f" sum(cost)) FROM {day} WHERE user_id = {outer}.user_id",
+        "v_provisioning": f"SELECT status FROM {run} WHERE user_id = {outer}.user_id"
+        " ORDER BY created_at DESC LIMIT 1",
+        "v_invoices": f"SELECT concat_ws('/', max(djstripe_updated), count(*)) FROM {invoice}"
+        f" WHERE customer_id = {outer}.stripe_customer_id",
+    }
+    columns = ", ".join(f"({sql}) AS {name}" for name, sql in version.items())
+    # A raw query: the ORM's compile of this query cost more than the database's work.
+    rows = BillingAccount.objects.raw(
+        f"SELECT {outer}.*, {columns} FROM {outer} WHERE {outer}.user_id = %s", [user.pk]
+    )
+    account = next(iter(rows), None)
+    if account is None:
+        raise BillingAccount.DoesNotExist(f"no billing account for user {user.pk}")
+    account.user = user  # the request's user, no second read
+    return account, tuple(getattr(account, name) for name in version)

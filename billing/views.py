@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import logging
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing import fragments, selectors, stripe_api
@@ -37,35 +43,112 @@ def billing_page(request):
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
     first, last = selectors.month_bounds(month)
 
-    account = selectors.account_for(request.user)
-    mtd = selectors.month_to_date(user=request.user, today=today)
-    series = selectors.daily_costs(user=request.user, today=today, days=days)
+    account, version = selectors.account_with_version(request.user)
     prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
-    chart = daily_cost_chart(series, account.currency)
-    usage_days = selectors.usage_by_day(user=request.user, first=first, last=min(last, today))
     context = {
         "account": account,
         "prepaid": prepaid,
-        "banners": _banners(account, prepaid, selectors.provisioning_status(user=request.user)),
-        "mtd": mtd,
+        "banners": _banners(account, prepaid, version[2]),
         "days": days,
-        "chart": chart,
-        "chart_bars": fragments.chart_bars_html(chart),
-        "series": series,
-        "usage_days": usage_days,
-        "usage_rows": fragments.usage_days_html(usage_days, account.currency),
         "usage_month": first,
         "month_form": month_form,
         "currency": account.currency,
+        "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
+    }
+    page = request.GET.get("page")
+    key = _page_cache_key(account, version, today, days, first, page, month_form.errors)
+    body = cache.get(key) if key else None
+    if body is None:
+        panels = _panels(request.user, account, prepaid, today, days, first, last, page)
+        body = render_to_string("billing/_page_body.html", context | panels, request)
+        if key:
+            timeout = settings.BILLING_PAGE_CACHE_SECONDS
+            cache.set_many({key: body, key + ":panels": _panels_freeze(panels)}, timeout)
+    else:
+        # The page needs only the HTML; the panels as data (what tests and debugging read)
+        # are unpickled only if something asks for them.
+        panels = _lazy_panels(key + ":panels", prepaid)
+    context |= panels | {"body": body}
+    return render(request, "billing/page.html", context)
+
+
+def _page_cache_key(account, version, today, days, first, page, month_errors) -> str | None:
+    """Everything the cached body depends on: the account row as read now (balance, status,
+    mode), the data version (latest posting, usage fingerprint, provisioning, invoices), the
+    day and the query string. None: do not cache."""
+    if settings.BILLING_PAGE_CACHE_SECONDS <= 0 or month_errors:
+        return None
+    parts = (
+        account.pk,
+        account.user_id,
+        account.mode,
+        account.status,
+        account.prepaid_enabled,
+        account.balance_cents,
+        account.currency,
+        account.stripe_customer_id,
+        settings.PREPAID_FEATURE_ENABLED,
+        settings.LOW_BALANCE_THRESHOLD_CENTS,
+        version,
+        today,
+        days,
+        first,
+        page,
+    )
+    digest = hashlib.sha256(repr(parts).encode()).hexdigest()
+    return f"billing-page:{account.pk}:{digest}"
+
+
+def _panels(user, account, prepaid, today, days, first, last, page) -> dict:
+    series = selectors.daily_costs(user=user, today=today, days=days)
+    chart = daily_cost_chart(series, account.currency)
+    usage_days = selectors.usage_by_day(user=user, first=first, last=min(last, today))
+    panels = {
+        "mtd": selectors.month_to_date(user=user, today=today),
+        "series": series,
+        "chart": chart,
+        "chart_bars": fragments.chart_bars_html(chart),
+        "usage_days": usage_days,
+        "usage_rows": fragments.usage_days_html(usage_days, account.currency),
     }
     if prepaid:
-        ledger = selectors.ledger_page(account=account, page=request.GET.get("page"))
-        context["ledger"] = ledger
-        context["ledger_rows"] = fragments.ledger_rows_html(ledger.object_list, account.currency)
-        context["low_balance"] = account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS
+        ledger = selectors.ledger_page(account=account, page=page)
+        panels["ledger"] = ledger
+        panels["ledger_rows"] = fragments.ledger_rows_html(ledger.object_list, account.currency)
     else:
-        context["invoices"] = selectors.recent_invoices(account=account)
-    return render(request, "billing/page.html", context)
+        panels["invoices"] = selectors.recent_invoices(account=account)
+    return panels
+
+
+def _panels_freeze(panels: dict) -> dict:
+    """The panels in a cacheable form: the ledger page as its rows, number and count (a Page
+    holds the whole queryset)."""
+    frozen = {k: v for k, v in panels.items() if k != "ledger"}
+    if "ledger" in panels:
+        ledger = panels["ledger"]
+        frozen["ledger"] = (list(ledger.object_list), ledger.number, ledger.paginator.count)
+    return frozen
+
+
+def _panels_thaw(frozen: dict | None) -> dict:
+    panels = dict(frozen or {})
+    if "ledger" in panels:
+        rows, number, count = panels["ledger"]
+        paginator = Paginator(rows, selectors.LEDGER_PAGE_SIZE)
+        paginator.count = count  # the count of the whole ledger, not of this page's rows
+        panels["ledger"] = Page(rows, number, paginator)
+    return panels
+
+
+PANELS = ["mtd", "series", "chart", "chart_bars", "usage_days", "usage_rows"]
+
+
+def _lazy_panels(key: str, prepaid: bool) -> dict:
+    loaded = functools.cache(lambda: _panels_thaw(cache.get(key)))
+    names = PANELS + (["ledger", "ledger_rows"] if prepaid else ["invoices"])
+    return {
+        name: SimpleLazyObject(functools.partial(lambda n: loaded().get(n), name)) for name in names
+    }
 
 
 def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:

@@ -249,6 +249,7 @@ def _write(run, cluster, day, status, lines: dict[int | None, list[Line]]) -> li
         usage_day.status = status
         usage_day.collection_run = run
         usage_day.currency = currencies.get(user_id, settings.BILLING_CURRENCY)
+        usage_day.updated_at = timezone.now()  # bulk_update skips auto_now; caches key on it
         days.append(usage_day)
     fields = ["cost", "cost_cents", "status", "collection_run", "currency", "updated_at"]
     UsageDay.objects.bulk_update([d for d in days if d.pk], fields)

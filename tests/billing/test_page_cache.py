@@ -1,0 +1,76 @@
+"""The billing page's cached panels: a repeat request reuses them, and every ledger posting
+or change to the user's usage shows at once (never stale money)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+
+from billing.selectors import billing_today
+from billing.services import credits_grant
+from tests.billing.page_data import clusters_make, usage_make
+from usage.models import UsageDay
+
+
+@pytest.fixture
+def usage(owner):
+    today = billing_today()
+    usage_make(user=owner, clusters=clusters_make(2), first=today - timedelta(days=40), last=today)
+    return today
+
+
+def test_repeat_request_reuses_the_panels(
+    client, owner, prepaid_account, usage, django_assert_max_num_queries
+):
+    client.force_login(owner)
+    first = client.get("/billing/")
+    with django_assert_max_num_queries(3):  # session, user, account with version
+        second = client.get("/billing/")
+    assert second.context["body"] == first.context["body"]  # the page around it has a CSRF token
+    assert second.context["mtd"].total == first.context["mtd"].total
+
+
+def test_a_new_posting_shows_at_once(client, owner, prepaid_account, staff, usage):
+    client.force_login(owner)
+    client.get("/billing/")
+    credits_grant(
+        account=prepaid_account,
+        amount_cents=12_34,
+        idempotency_key="cache-g1",
+        reason="goodwill for the outage",
+        created_by=staff,
+    )
+    body = client.get("/billing/").content.decode()
+    assert "goodwill for the outage" in body
+    assert "$12.34" in body
+
+
+def test_a_recollected_day_shows_at_once(client, owner, prepaid_account, usage):
+    client.force_login(owner)
+    before = client.get("/billing/").context["mtd"].total
+    day = UsageDay.objects.filter(user=owner, date=usage).first()
+    day.cost += Decimal("1000")
+    day.save()
+    assert client.get("/billing/").context["mtd"].total == before + Decimal("1000")
+
+
+def test_a_cost_rewritten_without_updated_at_still_shows(client, owner, prepaid_account, usage):
+    client.force_login(owner)
+    before = client.get("/billing/").context["mtd"].total
+    UsageDay.objects.filter(user=owner, date=usage).update(cost=0)
+    assert client.get("/billing/").context["mtd"].total < before
+
+
+@override_settings(BILLING_PAGE_CACHE_SECONDS=0)
+def test_cache_can_be_turned_off(
+    client, owner, prepaid_account, usage, django_assert_max_num_queries
+):
+    client.force_login(owner)
+    client.get("/billing/")
+    with django_assert_max_num_queries(15) as ctx:
+        response = client.get("/billing/")
+    assert response.status_code == 200
+    assert len(ctx.captured_queries) > 5  # the panels were computed again
