@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0005_meter_report"),
+        ("billing", "0006_resource_labels"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
