@@ -77,6 +77,9 @@ def session_for(session_id: str) -> dict:
 
 class FakeStripe(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK (~40 ms on Linux), a latency of the fake, not of the app or of Stripe.
+    disable_nagle_algorithm = True
 
     def do_GET(self):  # noqa: N802 - http.server's name
         prefix = "/v1/checkout/sessions/"
