@@ -7,7 +7,9 @@
 4. store the event once: UNIQUE (source, external id), so duplicates find the stored row;
 5. types outside the allow-list are stored as ignored and acknowledged;
 6. process under a row lock on the stored event: a duplicate delivered at the same moment
-   waits, then finds it processed. A handler error is recorded on the event (status, error,
+   waits, then finds it processed. A delivery stores and processes in one transaction
+   (`stripe_event_accept`); a crash in between stores nothing and answers no 2xx, so Stripe
+   redelivers. A handler error is recorded on the event (status, error,
    attempts) and answers 500 so Stripe retries; `stripe_events_replay` reprocesses.
 """
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 
 import stripe
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.models import BillingAccount
@@ -163,7 +165,8 @@ def stripe_event_check_owner(event: dict) -> None:
         return
     obj = _obj(event)
     if kind.startswith("checkout.session."):
-        if purchases.checkout_session_account(obj) is None:
+        account_id = purchases.checkout_session_account_id(obj)
+        if account_id is None or not BillingAccount.objects.filter(pk=account_id).exists():
             raise WebhookRejected(f"Checkout Session {obj.get('id')!r} names no account of ours.")
     elif stripe_accounts.stripe_customer_account(obj.get("customer")) is None:
         raise WebhookRejected(f"Unknown Stripe customer {obj.get('customer')!r}.")
@@ -193,24 +196,73 @@ def stripe_event_store(*, event: dict) -> WebhookEvent:
 def stripe_event_process(*, event_id: int) -> WebhookEvent:
     """Step 6: run the handler once under the event's row lock; record the outcome."""
     with transaction.atomic():
-        stored = WebhookEvent.objects.select_for_update().get(pk=event_id)
-        if stored.status in DONE:
-            return stored
-        handler = HANDLERS.get(stored.event_type)
-        if handler is None:
-            stored.status = WebhookEvent.Status.IGNORED
+        return _run_locked(WebhookEvent.objects.select_for_update().get(pk=event_id))
+
+
+def stripe_event_accept(*, event: dict) -> WebhookEvent:
+    """Steps 4-6 in one transaction, the delivery hot path. The first delivery inserts the row
+    (INSERT ... ON CONFLICT DO NOTHING) and so holds its lock until commit: a concurrent
+    duplicate's insert waits on the unique index, then finds the row and locks it, by which
+    time it is processed. A handler error is kept by the savepoint in `_run_locked` and the
+    row commits as failed."""
+    status = (
+        WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
+    )
+    now = timezone.now()
+    with transaction.atomic():
+        pk = _insert_new(event, status, now)
+        if pk is None:  # delivered before, or by a concurrent delivery: wait for its lock
+            stored = WebhookEvent.objects.select_for_update().get(
+                source=WebhookEvent.Source.STRIPE, external_id=event["id"]
+            )
         else:
-            stored.attempts += 1
-            try:
-                with transaction.atomic():
-                    handler(stored.payload)
-                stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
-            except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
-                logger.warning("stripe event %s failed: %s", stored.external_id, exc)
-                stored.status = WebhookEvent.Status.FAILED
-                stored.error = f"{type(exc).__name__}: {exc}"[:2000]
-        stored.processed_at = timezone.now()
-        stored.save(update_fields=["status", "error", "attempts", "processed_at"])
+            stored = WebhookEvent(
+                pk=pk,
+                source=WebhookEvent.Source.STRIPE,
+                external_id=event["id"],
+                event_type=event["type"],
+                payload=event,
+                status=status,
+                received_at=now,
+            )
+        return _run_locked(stored)
+
+
+def _insert_new(event: dict, status: str, now) -> int | None:
+    """The new row's id, or None when (source, external id) is stored already. Written as SQL:
+    the ORM has no ON CONFLICT DO NOTHING that returns the id."""
+    table = WebhookEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (source, external_id, event_type, payload, status, error,"
+            " attempts, received_at) VALUES (%s, %s, %s, %s, %s, '', 0, %s)"
+            " ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
+            [WebhookEvent.Source.STRIPE, event["id"], event["type"], json.dumps(event)]
+            + [status, now],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _run_locked(stored: WebhookEvent) -> WebhookEvent:
+    """Run the handler for a row locked by the caller's transaction, unless done; record."""
+    if stored.status in DONE:
+        return stored
+    handler = HANDLERS.get(stored.event_type)
+    if handler is None:
+        stored.status = WebhookEvent.Status.IGNORED
+    else:
+        stored.attempts += 1
+        try:
+            with transaction.atomic():
+                handler(stored.payload)
+            stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
+        except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
+            logger.warning("stripe event %s failed: %s", stored.external_id, exc)
+            stored.status = WebhookEvent.Status.FAILED
+            stored.error = f"{type(exc).__name__}: {exc}"[:2000]
+    stored.processed_at = timezone.now()
+    stored.save(update_fields=["status", "error", "attempts", "processed_at"])
     return stored
 
 
@@ -221,7 +273,7 @@ def stripe_event_receive(*, payload: bytes, signature: str | None) -> Outcome:
         stripe_event_check_owner(event)
     except WebhookRejected as exc:
         return Outcome(exc.status_code, str(exc))
-    stored = stripe_event_process(event_id=stripe_event_store(event=event).pk)
+    stored = stripe_event_accept(event=event)
     if stored.status == WebhookEvent.Status.FAILED:
         return Outcome(500, "The event is stored; processing failed and will be retried.", stored)
     return Outcome(200, stored.status, stored)

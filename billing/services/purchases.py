@@ -78,7 +78,9 @@ def checkout_fulfill(session_id: str) -> CreditPurchase:
        grants it once however many deliveries race here; mark the purchase paid.
     """
     session = stripe_api.checkout_session_retrieve(session_id)
-    with transaction.atomic():
+    # No savepoint of its own: an error aborts the caller's block, and the webhook already
+    # wraps every handler in one (a savepoint is a round trip per delivery).
+    with transaction.atomic(savepoint=False):
         purchase = _purchase_for_session(session)
         if session.payment_status != "paid":
             return purchase
@@ -132,12 +134,18 @@ def checkout_fail(*, session_id: str, status: str, reason: str) -> CreditPurchas
 
 def checkout_session_account(session) -> BillingAccount | None:
     """The account a Checkout Session (object or event payload dict) belongs to, if ours."""
+    account_id = checkout_session_account_id(session)
+    if account_id is None:
+        return None
+    return BillingAccount.objects.select_related("user").filter(pk=account_id).first()
+
+
+def checkout_session_account_id(session) -> int | None:
+    """The account id a Checkout Session names (not checked against the database)."""
     raw = _get(session, "client_reference_id") or (_get(session, "metadata") or {}).get(
         "hopsbill_account_id"
     )
-    if not raw or not str(raw).isdigit():
-        return None
-    return BillingAccount.objects.select_related("user").filter(pk=int(raw)).first()
+    return int(raw) if raw and str(raw).isdigit() else None
 
 
 def _get(obj, key: str):
