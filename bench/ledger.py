@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from support import database_create
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "test")
@@ -27,17 +29,7 @@ BENCH_DB = "hopsbill_bench_ledger"
 os.environ["DATABASE_URL"] = BASE_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    admin_url = BASE_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
-
-
-ensure_database()
+database_create(os.environ["DATABASE_URL"])
 
 import django  # noqa: E402
 

@@ -24,6 +24,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from support import database_create
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("APP_ENV", "test")
@@ -37,16 +39,6 @@ PROMETHEUS = "https://prom.bench"
 PROXY = "/api/v1/namespaces/hops-system/services/namenode:50070/proxy"
 DAY = date(2024, 1, 15)
 TYPES = ["m5.xlarge", "m5.4xlarge", "p3.2xlarge"]
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    admin_url = BASE_URL.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
 
 
 def project(i: int) -> str:
@@ -122,7 +114,7 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the collection")
     args = parser.parse_args()
 
-    ensure_database()
+    database_create(os.environ["DATABASE_URL"])
     parent_end, child_end = multiprocessing.Pipe()
     child = multiprocessing.Process(
         target=serve_fake_cluster, args=(args.namespaces, args.pods, child_end), daemon=True

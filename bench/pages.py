@@ -23,7 +23,8 @@ import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
+
+from support import database_migrate, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,28 +45,6 @@ PATHS = {
     "billing page, 90 days": "/billing/?days=90",
     "GET /api/billing": "/api/billing",
 }
-
-
-def database_ensure() -> None:
-    import psycopg
-
-    parts = urlparse(DB_URL)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=ENV,
-        check=True,
-    )
 
 
 def data_ensure() -> dict:
@@ -110,12 +89,6 @@ def data_ensure() -> dict:
         "usage_days": UsageDay.objects.filter(user=user).count(),
         "ledger_rows": CreditTransaction.objects.filter(account=account).count(),
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serve(port: int) -> subprocess.Popen:
@@ -173,7 +146,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
-    database_ensure()
+    database_migrate(DB_URL, ENV)
     data = data_ensure()
     port = free_port()
     proc = serve(port)

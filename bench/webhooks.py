@@ -28,9 +28,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlparse
 
 import requests
+from support import database_migrate, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,12 +48,6 @@ ENV = {
     "STRIPE_WEBHOOK_SECRET": SECRET,
     "STRIPE_MIRROR_ENABLED": "false",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- fake Stripe ------------------------------------------------------------------------------
@@ -118,28 +112,6 @@ def fake_stripe_start() -> tuple[multiprocessing.Process, int]:
 
 
 # --- database -------------------------------------------------------------------------------
-
-
-def database_ensure() -> None:
-    import psycopg
-
-    parts = urlparse(DB_URL)
-    name = parts.path.lstrip("/")
-    with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username or "postgres",
-        dbname="postgres",
-        autocommit=True,
-    ) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            conn.execute(f'CREATE DATABASE "{name}"')
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=ENV,
-        check=True,
-    )
 
 
 RUN = f"{int(time.time())}"
@@ -321,7 +293,7 @@ def main() -> None:
     args = parser.parse_args()
 
     step("database")
-    database_ensure()
+    database_migrate(DB_URL, ENV)
     step("accounts")
     account_ids = accounts_create()
     server, stripe_port = fake_stripe_start()
