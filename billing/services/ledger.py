@@ -129,8 +129,7 @@ def _lock_account(account_id: int, usage_ref: str | None) -> BillingAccount:
 def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
     if not posting.idempotency_key:
         raise BillingError("An idempotency key is required.")
-    before = account.balance_cents
-    account.balance_cents = before + posting.amount_cents
+    account.balance_cents += posting.amount_cents
     tx = CreditTransaction.objects.create(
         account=account,
         kind=posting.kind,
@@ -143,7 +142,7 @@ def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
         created_by=posting.created_by,
         reason=posting.reason,
     )
-    _update_status(account, before)
+    _update_status(account)
     account.save(
         update_fields=[
             "balance_cents",
@@ -155,7 +154,7 @@ def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
     return tx
 
 
-def _update_status(account: BillingAccount, before: int) -> None:
+def _update_status(account: BillingAccount) -> None:
     after = account.balance_cents
     if account.is_prepaid:
         if after < 0 and account.status == AccountStatus.ACTIVE:
