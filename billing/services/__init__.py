@@ -11,6 +11,7 @@ from __future__ import annotations
 from billing.services.accounts import (
     billing_account_ensure,
     billing_modes_on,
+    billing_modes_on_day,
     prepaid_disable,
     prepaid_enable,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PriceNotFound",
     "billing_account_ensure",
     "billing_modes_on",
+    "billing_modes_on_day",
     "cost_of",
     "credits_adjust",
     "credits_balance",

@@ -73,16 +73,33 @@ def billing_modes_on(*, account: BillingAccount, days: Iterable[date]) -> dict[d
     """The billing mode each day is billed in: the mode the account had at the end of that day
     (in BILLING_TIME_ZONE), from the recorded mode changes. A day is charged to the credit
     ledger (prepaid) or reported to Stripe (postpaid), never both, even across a switch."""
-    changes = list(
-        BillingModeChange.objects.filter(account=account)
+    changes = _mode_changes([account.pk]).get(account.pk, [])
+    return {day: _mode_at(changes, account.mode, day) for day in days}
+
+
+def billing_modes_on_day(*, accounts: Iterable[BillingAccount], day: date) -> dict[int, str]:
+    """The same rule for many accounts on one day, in one query: {account id: mode}."""
+    accounts = list(accounts)
+    changes = _mode_changes([account.pk for account in accounts])
+    return {a.pk: _mode_at(changes.get(a.pk, []), a.mode, day) for a in accounts}
+
+
+def _mode_changes(account_ids: list[int]) -> dict[int, list[tuple[datetime, str, str]]]:
+    rows = (
+        BillingModeChange.objects.filter(account_id__in=account_ids)
         .order_by("created_at", "pk")
-        .values_list("created_at", "from_mode", "to_mode")
+        .values_list("account_id", "created_at", "from_mode", "to_mode")
     )
-    initial = changes[0][1] if changes else account.mode
+    changes: dict[int, list[tuple[datetime, str, str]]] = {}
+    for account_id, at, from_mode, to_mode in rows:
+        changes.setdefault(account_id, []).append((at, from_mode, to_mode))
+    return changes
+
+
+def _mode_at(changes: list[tuple[datetime, str, str]], current: str, day: date) -> str:
     zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    modes = {}
-    for day in days:
-        day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-        applied = [to_mode for at, _, to_mode in changes if at < day_end]
-        modes[day] = applied[-1] if applied else initial
-    return modes
+    day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    applied = [to_mode for at, _, to_mode in changes if at < day_end]
+    if applied:
+        return applied[-1]
+    return changes[0][1] if changes else current

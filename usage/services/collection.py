@@ -18,7 +18,7 @@ from billing.money import round_cost, to_cents
 from billing.services import (
     BillingError,
     PriceNotFound,
-    billing_modes_on,
+    billing_modes_on_day,
     cost_of,
     credits_deduct_usage,
     price_lookup,
@@ -306,21 +306,20 @@ def _finish(run: CollectionRun, status: str, problems: list[str]) -> None:
         logger.warning("usage collection %s %s: %s: %s", run.cluster, run.day, status, run.reason)
 
 
-def _billed_prepaid(account: BillingAccount, day: date) -> bool:
-    """Charged to credits only if the account was prepaid that day (a day is never both
-    deducted here and reported to Stripe)."""
-    return billing_modes_on(account=account, days=[day])[day] == BillingMode.PREPAID
-
-
 def _deduct(days: list[UsageDay]) -> list[str]:
     """Charge prepaid accounts; a refused posting is reported (the day stays complete and the
     next run tries again), it does not stop the others."""
     user_ids = [d.user_id for d in days if d.user_id]
     accounts = {a.user_id: a for a in BillingAccount.objects.filter(user_id__in=user_ids)}
+    # Charged to credits only if the account was prepaid that day (never also sent to Stripe).
+    modes = {
+        day: billing_modes_on_day(accounts=accounts.values(), day=day)
+        for day in {d.date for d in days}
+    }
     refused = []
     for usage_day in days:
         account = accounts.get(usage_day.user_id)
-        if account is None or not _billed_prepaid(account, usage_day.date):
+        if account is None or modes[usage_day.date][account.pk] != BillingMode.PREPAID:
             continue
         try:
             credits_deduct_usage(
