@@ -16,15 +16,13 @@ import argparse
 import json
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import database_migrate, free_port
+from support import database_migrate, free_port, gunicorn_start
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,32 +89,6 @@ def data_ensure() -> dict:
     }
 
 
-def serve(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "config.wsgi",
-            "-b",
-            f"127.0.0.1:{port}",
-            "-w",
-            "2",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=ENV,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise SystemExit("gunicorn did not start")
-
-
 def measure(base: str, session_key: str, requests_per_path: int) -> dict:
     import requests
 
@@ -149,7 +121,7 @@ def main() -> None:
     database_migrate(DB_URL, ENV)
     data = data_ensure()
     port = free_port()
-    proc = serve(port)
+    proc = gunicorn_start(port=port, env=ENV, workers=2)
     try:
         results = measure(f"http://127.0.0.1:{port}", data["session"], args.requests)
     finally:

@@ -20,7 +20,6 @@ import platform
 import random
 import signal
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -30,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
-from support import database_migrate, free_port
+from support import database_migrate, free_port, gunicorn_start
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -215,33 +214,6 @@ def cpu_seconds(pid: int) -> float:
     return own + sum(cpu_seconds(int(child)) for child in children)
 
 
-def gunicorn_start(port: int, stripe_port: int, workers: int) -> subprocess.Popen:
-    env = {**ENV, "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}"}
-    proc = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/gunicorn"),
-            "config.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{port}/", timeout=10)
-            return proc
-        except requests.RequestException:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit("gunicorn did not start")
-
-
 def verify(unique: list[dict]) -> list[str]:
     from django.db.models import Count, Sum
 
@@ -299,7 +271,11 @@ def main() -> None:
     server, stripe_port = fake_stripe_start()
     port = free_port()
     step("gunicorn")
-    app = gunicorn_start(port, stripe_port, args.workers)
+    app = gunicorn_start(
+        port=port,
+        env={**ENV, "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}"},
+        workers=args.workers,
+    )
     try:
         unique, deliveries = events_make(account_ids, args.events)
         if args.ignored:
