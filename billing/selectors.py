@@ -329,6 +329,12 @@ def _unit(resource: str) -> str:
         return ""
 
 
+def _joined(*expressions: str) -> str:
+    """SQL joining the expressions' text with '/' (NULL as empty): concat_ws without needing
+    it, as SQLite gained concat_ws only in 3.44 and `make run` runs on older ones."""
+    return " || '/' || ".join(f"COALESCE(CAST({e} AS TEXT), '')" for e in expressions)
+
+
 def account_with_version(user) -> tuple[BillingAccount, tuple]:
     """The user's account and, in the same query, everything else the billing page shows that
     can change: the latest ledger posting (the ledger is append-only), a fingerprint of the
@@ -342,13 +348,15 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
     day = UsageDay._meta.db_table
     run = ProvisioningRun._meta.db_table
     invoice = Invoice._meta.db_table
+    usage_fingerprint = _joined(
+        "max(updated_at)", "count(*)", "max(collection_run_id)", "sum(cost)"
+    )
     version = {
         "v_ledger": f"SELECT id FROM {tx} WHERE account_id = {outer}.id ORDER BY id DESC LIMIT 1",
-        "v_usage": "SELECT concat_ws('/', max(updated_at), count(*), max(collection_run_id),"
-        f" sum(cost)) FROM {day} WHERE user_id = {outer}.user_id",
+        "v_usage": f"SELECT {usage_fingerprint} FROM {day} WHERE user_id = {outer}.user_id",
         "v_provisioning": f"SELECT status FROM {run} WHERE user_id = {outer}.user_id"
         " ORDER BY created_at DESC LIMIT 1",
-        "v_invoices": f"SELECT concat_ws('/', max(djstripe_updated), count(*)) FROM {invoice}"
+        "v_invoices": f"SELECT {_joined('max(djstripe_updated)', 'count(*)')} FROM {invoice}"
         f" WHERE customer_id = {outer}.stripe_customer_id",
     }
     columns = ", ".join(f"({sql}) AS {name}" for name, sql in version.items())

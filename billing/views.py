@@ -11,7 +11,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -250,7 +249,8 @@ def _csv_lines(rows):
 def credits_buy(request):
     account = selectors.account_for(request.user)
     if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
-        raise PermissionDenied("Credits are for prepaid accounts.")
+        context = {"prepaid_feature": settings.PREPAID_FEATURE_ENABLED}
+        return render(request, "billing/credits_postpaid.html", context, status=403)
     data = request.POST if request.method == "POST" else None
     form = CreditPurchaseForm(data, currency=account.currency)
     stripe_ready = stripe_api.is_configured()
