@@ -84,9 +84,10 @@ class BillingAccountAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Balance", ordering="balance_cents")
+    @admin.display(description="Credit balance", ordering="balance_cents", empty_value="—")
     def balance(self, obj):
-        return format_cents(obj.balance_cents, obj.currency)
+        # Postpaid accounts are invoiced; a credit balance there would only mislead.
+        return format_cents(obj.balance_cents, obj.currency) if obj.is_prepaid else None
 
     @admin.display(description="History")
     def history_links(self, obj):

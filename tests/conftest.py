@@ -70,3 +70,19 @@ def catalogue(db) -> list[Price]:
 
 # Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http).
 pytest_plugins = ["tests.stripe_fakes"]
+
+
+# The `make run` path on SQLite (tests/test_first_run.py): start its slow preparation as soon as
+# the test is known to be selected, so it runs while the rest of the suite does.
+def pytest_collection_finish(session):
+    from tests import first_run
+
+    if any(item.nodeid.startswith(first_run.TEST_FILE) for item in session.items):
+        first_run.preparation_start()
+
+
+@pytest.fixture(scope="session")
+def first_run_prepared() -> dict[str, str]:
+    from tests import first_run
+
+    return first_run.preparation_wait()

@@ -18,15 +18,23 @@ from usage.services.locks import cluster_day_lock, cluster_day_lock_key
 from usage.services.report import usage_report
 from usage.services.rules import billing_today, day_bounds
 from usage.services.sampler import usage_sample
-from usage.services.scheduling import usage_collect_enqueue, usage_default_day, usage_sample_enqueue
+from usage.services.scheduling import (
+    UsageDayRefused,
+    usage_collect_enqueue,
+    usage_day_check,
+    usage_default_day,
+    usage_sample_enqueue,
+)
 
 __all__ = [
+    "UsageDayRefused",
     "billing_today",
     "cluster_day_lock",
     "cluster_day_lock_key",
     "day_bounds",
     "usage_collect_day",
     "usage_collect_enqueue",
+    "usage_day_check",
     "usage_default_day",
     "usage_report",
     "usage_sample",
