@@ -9,9 +9,9 @@ from urllib.parse import parse_qsl
 import pytest
 from django.conf import settings
 
-from billing import stripe_api
 from billing.models import MeterReport
-from billing.services.stripe_sync import day_timestamp, usage_sync_stripe
+from billing.payments import gateway
+from billing.payments.stripe_sync import day_timestamp, usage_sync_stripe
 from clusters.models import Cluster
 from tests.stripe_fakes import API, stripe_object
 from usage.models import UsageDay
@@ -256,5 +256,5 @@ def test_the_event_timestamp_is_the_days_noon_in_the_billing_time_zone(settings)
 
 def test_without_stripe_configured_the_sync_says_so(stripe_env):
     stripe_env.STRIPE_SECRET_KEY = ""
-    with pytest.raises(stripe_api.StripeNotConfigured):
+    with pytest.raises(gateway.StripeNotConfigured):
         usage_sync_stripe(now=NOW)

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 
+from billing.ledger.money import round_cost
 from billing.models import Resource
-from billing.money import round_cost
 from clusters.kube import KubeClient, KubeError, Unauthorized, Unreachable
 from clusters.models import Cluster, StorageSource
 from clusters.prometheus import PrometheusError, prometheus_query

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from billing.demo import DEMO_PASSWORD, demo_load
+from billing.dev.demo import DEMO_PASSWORD, demo_load
 
 
 class Command(BaseCommand):

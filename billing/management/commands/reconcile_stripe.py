@@ -5,8 +5,8 @@ from datetime import date, timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing import stripe_api
-from billing.services.reconcile import stripe_reconcile
+from billing.payments import gateway
+from billing.payments.reconcile import stripe_reconcile
 
 
 def _month(value: str) -> date:
@@ -23,7 +23,7 @@ class Command(BaseCommand):
         month = options["month"] or (timezone.localdate().replace(day=1) - timedelta(days=1))
         try:
             found = stripe_reconcile(month=month)
-        except stripe_api.StripeError as exc:
+        except gateway.StripeError as exc:
             raise CommandError(str(exc)) from exc
         for discrepancy in found:
             self.stdout.write(str(discrepancy))

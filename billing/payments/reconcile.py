@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db.models import Q, Sum
 
-from billing import stripe_api
+from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
-from billing.money import to_cents
+from billing.payments import gateway
 
 SESSION_PREFIX = "checkout_session:"
 # Checkout Sessions live at most 24 h: one paid on the 1st may have been opened the day before.
@@ -53,7 +53,7 @@ def stripe_reconcile(*, month: date) -> list[Discrepancy]:
 def _purchases(start: datetime, end: datetime) -> list[Discrepancy]:
     sessions = {
         s.id: s
-        for s in stripe_api.checkout_sessions_list(
+        for s in gateway.checkout_sessions_list(
             created_gte=int((start - SESSION_LOOKBACK).timestamp()),
             created_lt=int(end.timestamp()),
         )
@@ -156,7 +156,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
             )
         if not account.stripe_customer_id:
             continue
-        meter = meter or stripe_api.meter_find(event_name=settings.STRIPE_METER_EVENT_NAME)
+        meter = meter or gateway.meter_find(event_name=settings.STRIPE_METER_EVENT_NAME)
         if meter is None:
             found.append(
                 Discrepancy(
@@ -169,7 +169,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
                 )
             )
             continue
-        billed = stripe_api.meter_usage_total(
+        billed = gateway.meter_usage_total(
             meter_id=meter.id,
             customer_id=account.stripe_customer_id,
             start_time=int(start.timestamp()),

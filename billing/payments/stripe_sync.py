@@ -38,10 +38,10 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import stripe_api
+from billing.ledger.accounts import billing_modes_on
+from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, MeterReport
-from billing.money import to_cents
-from billing.services.accounts import billing_modes_on
+from billing.payments import gateway
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +80,8 @@ def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -
     that were postpaid days: a day the account spent prepaid is charged to credits instead."""
     now = now or timezone.now()
     result = SyncResult()
-    if not stripe_api.is_configured():
-        raise stripe_api.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    if not gateway.is_configured():
+        raise gateway.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
     accounts = (
         BillingAccount.objects.filter(stripe_customer_id__isnull=False)
         .exclude(stripe_customer_id="")
@@ -95,7 +95,7 @@ def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -
                     result.skipped_accounts.append(account.pk)
                     continue
                 account_sync_stripe(account=account, day=day, now=now, result=result)
-        except stripe_api.StripeUnavailable as exc:
+        except gateway.StripeUnavailable as exc:
             result.stopped = str(exc)
             logger.warning("usage sync stopped: %s", exc)
             break
@@ -191,7 +191,7 @@ def _cancellable(reports, now: datetime) -> bool:
 
 def _cancel_day(reports, now: datetime, result: SyncResult) -> None:
     for report in reports.filter(status=MeterReport.Status.SENT).order_by("revision"):
-        answer = stripe_api.meter_event_cancel(
+        answer = gateway.meter_event_cancel(
             event_name=report.event_name, identifier=report.identifier
         )
         report.status = MeterReport.Status.CANCELED
@@ -249,17 +249,17 @@ def _send(report: MeterReport, account: BillingAccount, now: datetime, result: S
         return
     report.attempts += 1
     try:
-        answer = stripe_api.meter_event_create(
+        answer = gateway.meter_event_create(
             event_name=report.event_name,
             customer_id=account.stripe_customer_id,
             value=report.value,
             identifier=report.identifier,
             timestamp=int(report.timestamp.timestamp()),
         )
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         _failed(report, now, exc)
         result.failed += 1
-        if isinstance(exc, stripe_api.StripeUnavailable):
+        if isinstance(exc, gateway.StripeUnavailable):
             raise
         return
     report.status, report.error, report.sent_at = MeterReport.Status.SENT, "", now

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 
+from billing.ledger.errors import PrepaidNotAllowed
 from billing.models import BillingAccount, BillingMode, BillingModeChange
-from billing.services.errors import PrepaidNotAllowed
 
 
 def billing_account_ensure(*, user) -> BillingAccount:
@@ -51,10 +51,10 @@ def prepaid_disable(
 
 
 def _subscription_ensure_later(account_id: int) -> None:
-    from billing import stripe_api
+    from billing.payments import gateway
     from billing.tasks import subscription_ensure
 
-    if stripe_api.is_configured():
+    if gateway.is_configured():
         subscription_ensure.delay(account_id)
 
 

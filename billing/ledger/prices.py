@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from billing.ledger.errors import PriceNotFound
+from billing.ledger.money import round_cost
 from billing.models import BillingAccount, CustomPrice, Price, Resource
-from billing.money import round_cost
-from billing.services.errors import PriceNotFound
 
 
 def price_lookup(

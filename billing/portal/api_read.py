@@ -13,9 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors
+from billing.ledger.money import to_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
-from billing.money import to_cents
+from billing.portal import selectors
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 FIELD_ERRORS = OpenApiResponse(

@@ -2,7 +2,7 @@
 database (one query per panel), so the page costs the same for a day of usage or a year.
 
 Costs here are Decimal (6 places, as stored); conversion to cents for display goes through
-billing.money."""
+billing.ledger.money."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from accounts.models import ProvisioningRun
+from billing.ledger.money import round_cost
 from billing.models import MEASURED_UNITS, BillingAccount, CreditTransaction, Resource
-from billing.money import round_cost
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
 
 LEDGER_PAGE_SIZE = 25
