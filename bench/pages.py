@@ -54,8 +54,8 @@ def data_ensure() -> dict:
 
     from accounts.models import User
     from billing.ledger import billing_account_ensure, prepaid_enable
+    from billing.ledger.calendar import billing_today
     from billing.models import CreditTransaction
-    from billing.portal.selectors import billing_today
     from tests.billing.page_data import clusters_make, ledger_make, usage_make
     from usage.models import UsageDay
 

@@ -5,16 +5,17 @@ against what we measured. Each mismatch is one Discrepancy; none means consisten
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q, Sum
 
+from billing.ledger.calendar import month_window, window_days
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
 from billing.payments import gateway
+from usage.models import CollectionStatus, UsageDay
 
 SESSION_PREFIX = "checkout_session:"
 # Checkout Sessions live at most 24 h: one paid on the 1st may have been opened the day before.
@@ -35,15 +36,8 @@ class Discrepancy:
         return f"{self.kind}: {who}{self.ref} ours={self.ours} stripe={self.stripe} {self.detail}"
 
 
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return datetime.combine(first, time(), zone), datetime.combine(following, time(), zone)
-
-
 def stripe_reconcile(*, month: date) -> list[Discrepancy]:
-    start, end = month_bounds(month)
+    start, end = month_window(month)
     return _purchases(start, end) + _usage(start, end)
 
 
@@ -190,10 +184,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
 
 
 def _measured_cents(account: BillingAccount, start: datetime, end: datetime) -> int:
-    from usage.models import CollectionStatus, UsageDay
-
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    first, last = start.astimezone(zone).date(), (end.astimezone(zone) - timedelta(days=1)).date()
+    first, last = window_days(start, end)
     total = UsageDay.objects.filter(
         user_id=account.user_id, status=CollectionStatus.COMPLETE, date__gte=first, date__lte=last
     ).aggregate(c=Sum("cost"))["c"]

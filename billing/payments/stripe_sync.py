@@ -29,9 +29,8 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
@@ -39,9 +38,11 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.ledger.accounts import billing_modes_on
+from billing.ledger.calendar import day_noon
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, MeterReport
 from billing.payments import gateway
+from usage.models import CollectionStatus, UsageDay
 
 logger = logging.getLogger(__name__)
 
@@ -123,8 +124,6 @@ def account_sync_stripe(
 
 def _day_targets(account: BillingAccount, day: date | None, now: datetime) -> dict[date, int]:
     """{usage date: whole cents to report}, the rounding remainder carried within each month."""
-    from usage.models import CollectionStatus, UsageDay
-
     if day is not None:
         first, last = day.replace(day=1), day
     else:
@@ -165,7 +164,7 @@ def _plan_day(
     delta = target - (accounted or 0)
     if delta == 0:
         return
-    stamp = day_timestamp(usage_date)
+    stamp = day_noon(usage_date)
     if stamp < now - STRIPE_WINDOW:
         _new_row(account, usage_date, delta, MeterReport.Status.STALE, _stale_note(delta))
         result.stale += 1
@@ -213,7 +212,7 @@ def _new_row(
         identifier=f"hopsbill-{account.pk}-{usage_date:%Y%m%d}-r{revision}",
         event_name=settings.STRIPE_METER_EVENT_NAME,
         value=value,
-        timestamp=day_timestamp(usage_date),
+        timestamp=day_noon(usage_date),
         status=status,
         error=note,
     )
@@ -231,11 +230,6 @@ def _manual_note(delta: int) -> str:
         f"Over-reported by {-delta} cents after a re-collection. Stripe meter events cannot be "
         "negative and the 24 h cancel window has passed: issue a credit note."
     )
-
-
-def day_timestamp(usage_date: date) -> datetime:
-    """The moment a usage day's meter event carries: its noon in BILLING_TIME_ZONE."""
-    return datetime.combine(usage_date, time(12), tzinfo=ZoneInfo(settings.BILLING_TIME_ZONE))
 
 
 # --- sending --------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.ledger import BillingError
+from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents
 from billing.models import AccountStatus, CreditPurchase
 from billing.payments import credits_purchase_start, gateway
@@ -40,9 +41,9 @@ def billing_page(request):
     days_form = DaysForm(request.GET)
     days = (days_form.cleaned_data.get("days") if days_form.is_valid() else None) or 30
     month_form = MonthForm(request.GET)
-    today = selectors.billing_today()
+    today = billing_today()
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
-    first, last = selectors.month_bounds(month)
+    first, last = month_bounds(month)
 
     account, version = selectors.account_with_version(request.user)
     prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
@@ -195,7 +196,7 @@ def export_csv(request):
     if not form.is_valid() or form.cleaned_data.get("month") is None:
         errors = form.errors.get("month") or ["Choose a month (YYYY-MM)."]
         return HttpResponseBadRequest(f"month: {errors[0]}", content_type="text/plain")
-    first, last = selectors.month_bounds(form.cleaned_data["month"])
+    first, last = month_bounds(form.cleaned_data["month"])
     rows = selectors.usage_lines_for_export(user=request.user, first=first, last=last)
     filename = f"hopsbill-usage-{first:%Y-%m}.csv"
     response = StreamingHttpResponse(

@@ -8,8 +8,8 @@ import pytest
 from django.test import override_settings
 
 from billing.ledger import credits_grant
+from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
-from billing.portal.selectors import billing_today
 from tests.billing.page_data import clusters_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
 

@@ -10,7 +10,7 @@ import pytest
 from django.test import override_settings
 
 from billing.ledger import credits_grant
-from billing.portal.selectors import billing_today
+from billing.ledger.calendar import billing_today
 from tests.billing.page_data import clusters_make, usage_make
 from usage.models import UsageDay
 

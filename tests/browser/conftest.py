@@ -58,7 +58,7 @@ def screenshot(page):
 @pytest.fixture
 def demo(transactional_db):
     from billing.dev.demo import demo_load
-    from billing.portal.selectors import billing_today
+    from billing.ledger.calendar import billing_today
 
     return demo_load(today=billing_today())
 

@@ -21,6 +21,7 @@ from billing.ledger import (
     credits_deduct_usage,
     price_lookup,
 )
+from billing.ledger.calendar import day_bounds
 from billing.ledger.money import round_cost, to_cents
 from billing.models import BillingAccount, BillingMode, CustomPrice
 from clusters.hopsworks import HopsworksClient, HopsworksError
@@ -30,7 +31,6 @@ from usage.models import CollectionRun, CollectionStatus, UsageDay, UsageLineIte
 from usage.services.locks import cluster_day_lock
 from usage.services.ownership import ProjectOwner, ownership_resolve
 from usage.services.rollup import ComputeRollup, compute_rollup
-from usage.services.rules import day_bounds
 from usage.services.sampler import pods_prune, pods_record
 from usage.services.sources import (
     STORAGE,
