@@ -1,5 +1,5 @@
 """Readiness: `/readyz` runs every check in READINESS_CHECKS and answers 200 when all pass, 503
-naming the ones that failed. (`/healthz`, liveness, touches nothing: billing.views.trivial.)
+naming the ones that failed. (`/healthz`, liveness, touches nothing: billing.portal.views.trivial.)
 
 A check is a function taking no argument that returns a dict of details (shown in the answer)
 or raises CheckFailed. To add one, write the function and append `("name", function)` to

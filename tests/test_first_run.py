@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from billing.demo import DEMO_PASSWORD, DEMO_USERS
+from billing.dev.demo import DEMO_PASSWORD, DEMO_USERS
 from tests.first_run import free_port
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import path
 
-from billing.services import billing_account_ensure
+from billing.ledger import billing_account_ensure
 from config import urls as root_urls
 
 

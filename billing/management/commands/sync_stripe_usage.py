@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from billing import stripe_api
-from billing.services.stripe_sync import usage_sync_stripe
+from billing.payments import gateway
+from billing.payments.stripe_sync import usage_sync_stripe
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Report complete postpaid usage days to Stripe's meter (what the 03:00 job does)."
+    examples = (
+        "sync_stripe_usage",
+        "sync_stripe_usage --date 2026-11-24",
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", type=date.fromisoformat, help="Only this day (YYYY-MM-DD).")
@@ -17,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             result = usage_sync_stripe(day=options["date"])
-        except stripe_api.StripeNotConfigured as exc:
+        except gateway.StripeNotConfigured as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"sent {result.sent}, failed {result.failed}, stale {result.stale}, "
