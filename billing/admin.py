@@ -14,6 +14,7 @@ from billing.models import (
     CustomPrice,
     MeterReport,
     Price,
+    PriceImport,
 )
 from billing.portal.forms import GrantCreditsForm
 
@@ -184,6 +185,26 @@ class PriceAdmin(admin.ModelAdmin):
     list_display = ["resource", "instance_type", "unit_price", "unit", "effective_from"]
     list_filter = ["resource"]
     search_fields = ["instance_type"]
+
+
+@admin.register(PriceImport)
+class PriceImportAdmin(ReadOnlyAdmin):
+    """The audit of `manage.py prices import`: every applied file, and why a forced one changed
+    prices of days already billed."""
+
+    list_display = [
+        "created_at",
+        "performed_by",
+        "source",
+        "added",
+        "changed",
+        "removed",
+        "forced",
+        "reason",
+    ]
+    list_filter = ["forced"]
+    search_fields = ["performed_by", "source", "reason", "checksum"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(MeterReport)

@@ -8,11 +8,13 @@
 - collection.py: the nightly collection of a cluster-day, pricing, prepaid deduction
 - locks.py: one collection per cluster-day at a time
 - report.py: the per-user daily JSON report
+- billed.py: the days already priced (for the price catalogue import)
 - scheduling.py: which cluster-days to collect and their Celery tasks
 """
 
 from __future__ import annotations
 
+from usage.services.billed import usage_billed_days
 from usage.services.collection import usage_collect_day
 from usage.services.locks import cluster_day_lock, cluster_day_lock_key
 from usage.services.report import usage_report
@@ -27,6 +29,7 @@ from usage.services.scheduling import (
 
 __all__ = [
     "UsageDayRefused",
+    "usage_billed_days",
     "cluster_day_lock",
     "cluster_day_lock_key",
     "usage_collect_day",
