@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from accounts.models import User
 from clusters.cli import cluster_from_option, cluster_option, report_print
 from clusters.services import (
     ClusterError,
@@ -29,7 +29,7 @@ class Command(OperatorCommand):
     def handle(self, *args, **opts):
         cluster = cluster_from_option(opts["cluster"])
         if opts["user"]:
-            user = User.objects.filter(email__iexact=opts["user"]).first()
+            user = get_user_model().objects.filter(email__iexact=opts["user"]).first()
             if user is None:
                 raise CommandError(f"No user {opts['user']!r}.")
             if user.cluster_id != cluster.pk:
