@@ -81,9 +81,9 @@ def web(released):
     deadline = time.monotonic() + 120
     while True:
         try:
-            requests.get(f"{base}/healthz", timeout=5)
+            requests.get(f"{base}/healthz", timeout=30)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail(f"gunicorn did not start: {proc.stderr.read()}")

@@ -86,9 +86,9 @@ def _wait_until_up(base: str, proc: subprocess.Popen) -> None:
         if proc.poll() is not None:
             pytest.fail(f"runserver exited: {proc.stderr.read()}")
         try:
-            requests.get(f"{base}/healthz", timeout=5)
+            requests.get(f"{base}/healthz", timeout=30)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or a worker still booting
             time.sleep(0.3)
     pytest.fail("runserver did not answer within 120 s")
 
