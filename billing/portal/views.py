@@ -294,16 +294,17 @@ def credits_buy(request):
     account = selectors.account_for(request.user)
     if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
         raise PermissionDenied("Credits are for prepaid accounts.")
-    data = request.POST if request.method == "POST" else None
-    form = CreditPurchaseForm(data, currency=account.currency)
     stripe_ready = gateway.is_configured()
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" and stripe_ready else None
+    form = CreditPurchaseForm(data, currency=account.currency, balance_cents=account.balance_cents)
+    status = 200 if stripe_ready or request.method == "GET" else 503
+    if data is not None and form.is_valid():
         try:
             purchase = credits_purchase_start(
                 account=account, amount_cents=form.cleaned_data["amount_cents"]
             )
         except gateway.StripeNotConfigured:
-            messages.error(request, "Card payments are not set up on this server yet.")
+            stripe_ready, status = False, 503
         except gateway.StripeError as exc:
             logger.warning("checkout session failed for account %s: %s", account.pk, exc)
             messages.error(
@@ -313,12 +314,15 @@ def credits_buy(request):
             form.add_error(None, str(exc))
         else:
             return redirect(purchase.checkout_url)
-    return render(
-        request,
-        "billing/credits.html",
-        {"form": form, "account": account, "stripe_ready": stripe_ready},
-        status=400 if request.method == "POST" and form.errors else 200,
-    )
+    if data is not None and form.errors:
+        status = 400
+    context = {
+        "form": form,
+        "account": account,
+        "stripe_ready": stripe_ready,
+        "balance": format_cents(account.balance_cents, account.currency),
+    }
+    return render(request, "billing/credits.html", context, status=status)
 
 
 def _own_purchase(request) -> CreditPurchase | None:
