@@ -15,7 +15,7 @@ from billing.ledger import billing_account_ensure, credits_grant
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents, to_cents
 from billing.models import AccountStatus, BillingAccount
-from tests.billing.page_data import DAY_LINES, clusters_make, ledger_make, usage_make
+from tests.billing.page_data import DAY_LINES, clusters_make, day_cost, ledger_make, usage_make
 
 
 @pytest.fixture
@@ -115,8 +115,8 @@ def test_month_panel_shows_total_breakdowns_and_forecast(client, owner, owner_us
     client.force_login(owner)
     body = client.get("/billing/").content.decode()
     today = billing_today()
-    per_day_cluster = to_cents(sum(q * p for _, _, _, q, p in DAY_LINES if q is not None))
-    total = per_day_cluster * 2 * today.day
+    first = month_bounds(today)[0]
+    total = 2 * sum(to_cents(day_cost(first + timedelta(days=n))) for n in range(today.day))
     assert f'data-testid="mtd-total">{format_cents(total)}<' in body
     forecast = to_cents(Decimal(total) / 100 / today.day * month_bounds(today)[1].day)
     assert f'data-testid="forecast">{format_cents(forecast)}<' in body
