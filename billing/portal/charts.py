@@ -1,6 +1,6 @@
 """The daily cost chart, drawn as HTML bars (heights in percent) so its labels are real CSS
-pixels at any screen width: an SVG scaled to a phone shrank 11 px labels to about 5 px. Each
-bar links to its day's detail, where tapping it shows the figure."""
+pixels at any screen width: an SVG scaled to a phone shrank 11 px labels to about 5 px. Tapping
+a bar shows its figure, which links to the day's lines."""
 
 from __future__ import annotations
 

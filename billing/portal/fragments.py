@@ -102,6 +102,8 @@ def usage_days_html(days: list[Day], currency: str) -> SafeString:
 
 
 def chart_bars_html(chart: Chart) -> SafeString:
+    """Bars as links to themselves: tapping one (or hovering, or focusing it) shows its value,
+    which links on to the day's lines."""
     out = []
     for bar in chart.bars:
         side = " right" if bar.right else ""
@@ -110,9 +112,10 @@ def chart_bars_html(chart: Chart) -> SafeString:
             out.append(f'<li class="slot{side}">{label}</li>')
             continue
         out.append(
-            f'<li class="slot{side}"><a class="{bar.css}" href="#{bar.anchor}" '
-            f'style="height:{bar.height}%" aria-label="{escape(bar.title)}">'
-            f'<span class="bar-value">{escape(bar.title)}</span></a>{label}</li>'
+            f'<li class="slot{side}" id="bar-{bar.date.isoformat()}">'
+            f'<a class="{bar.css}" href="#bar-{bar.date.isoformat()}" '
+            f'style="height:{bar.height}%" aria-label="{escape(bar.title)}"></a>'
+            f'<a class="bar-value" href="#{bar.anchor}">{escape(bar.title)}</a>{label}</li>'
         )
     return mark_safe("".join(out))  # noqa: S308 - titles are escaped, numbers are numbers
 
