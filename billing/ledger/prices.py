@@ -10,7 +10,13 @@ from django.db.models import Q
 from billing.ledger.calendar import days_in_month
 from billing.ledger.errors import PriceNotFound
 from billing.ledger.money import round_cost
-from billing.models import BillingAccount, CustomPrice, Price, Resource
+from billing.models import (
+    API_CALL_RESOURCES,
+    STORAGE_RESOURCES,
+    BillingAccount,
+    CustomPrice,
+    Price,
+)
 
 
 def price_lookup(
@@ -48,29 +54,21 @@ def price_lookup(
     )
 
 
-_STORAGE = {Resource.STORAGE_FEATURE_STORE, Resource.STORAGE_MODELS, Resource.STORAGE_DATASETS}
-_API_CALLS = {
-    Resource.API_CALLS_FEATURE_STORE,
-    Resource.API_CALLS_MODEL_SERVING,
-    Resource.API_CALLS_JOBS,
-}
-
-
 def billed_quantity(*, resource: str, quantity: Decimal, day: date) -> Decimal:
     """A day's measured quantity in the unit its price is per (RESOURCE_UNITS): storage GB-days
     are 1/(days in that month) GB-month each, API calls count per 1,000. Not rounded: shown to
     six places beside the price so that quantity x price = cost can be checked by hand."""
-    if resource in _STORAGE:
+    if resource in STORAGE_RESOURCES:
         return quantity / days_in_month(day)
-    if resource in _API_CALLS:
+    if resource in API_CALL_RESOURCES:
         return quantity / 1000
     return quantity
 
 
 def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date) -> Decimal:
     """Cost of one day's quantity: its billed quantity (see billed_quantity) times the price."""
-    if resource in _STORAGE:
+    if resource in STORAGE_RESOURCES:
         return round_cost(quantity * unit_price / days_in_month(day))
-    if resource in _API_CALLS:
+    if resource in API_CALL_RESOURCES:
         return round_cost(quantity * unit_price / 1000)
     return round_cost(quantity * unit_price)
