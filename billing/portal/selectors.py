@@ -1,8 +1,6 @@
-"""Read queries for the billing page and the billing API. Every aggregate is computed in the
-database (one query per panel), so the page costs the same for a day of usage or a year.
-
-Costs here are Decimal (6 places, as stored); conversion to cents for display goes through
-billing.ledger.money."""
+"""Read queries for the billing page and the billing API. Aggregates over a window of days are
+computed in the database (one query per panel), so the page costs the same for a day of usage
+or a year; a month's lines and their allocated cents are billing.portal.statement."""
 
 from __future__ import annotations
 
