@@ -242,6 +242,9 @@ HOPSWORKS_RETRY_BACKOFF = env.float("HOPSWORKS_RETRY_BACKOFF", default=0.5)
 PROVISIONING_RETRY_BASE_SECONDS = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=30.0)
 PROVISIONING_RETRY_MAX_SECONDS = env.float("PROVISIONING_RETRY_MAX_SECONDS", default=3600.0)
 PROVISIONING_MAX_RETRIES = env.int("PROVISIONING_MAX_RETRIES", default=14)
+# Suspension runs retry like provisioning (same backoff); after this many the beat sweeper
+# keeps queueing them every 10 minutes.
+SUSPENSION_MAX_RETRIES = env.int("SUSPENSION_MAX_RETRIES", default=10)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
 PROMETHEUS_CONNECT_TIMEOUT = env.float("PROMETHEUS_CONNECT_TIMEOUT", default=5.0)
@@ -266,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "provisioning-resume-stale": {
         "task": "accounts.tasks.provisioning_resume_stale",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
+    },
+    "suspension-resume-stale": {
+        "task": "accounts.tasks.suspension_resume_stale",
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 600},
     },

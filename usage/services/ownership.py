@@ -9,13 +9,12 @@ whose owner we do not know are kept with `user_id=None` (unattributed).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.db.models import Q
 
 from accounts.models import User
-from clusters.hopsworks import HopsworksProject
+from clusters.hopsworks import HopsworksProject, namespace_for
 from clusters.models import Cluster
 
 PROJECT_LABEL = "hopsworks.ai/project"
@@ -28,7 +27,7 @@ class ProjectOwner:
 
 
 def namespace_of_project(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", name.lower())
+    return namespace_for(name)
 
 
 def ownership_resolve(
