@@ -17,12 +17,12 @@ from accounts.models import (
 )
 from accounts.suspension import (
     SuspensionInvalid,
-    suspension_exempt_set,
     suspension_execute,
+    suspension_exempt_set,
     suspension_lift,
-    suspension_stale,
     suspension_staff_resume,
     suspension_staff_suspend,
+    suspension_stale,
     suspension_start,
     suspension_stopped,
 )
@@ -172,9 +172,7 @@ def test_a_lost_task_is_picked_up_by_the_sweeper(alice, hopsworks, kube):
     assert suspension_stale(now=later) == []
 
 
-def test_a_crash_between_two_steps_resumes_without_stopping_anything_twice(
-    alice, hopsworks, kube
-):
+def test_a_crash_between_two_steps_resumes_without_stopping_anything_twice(alice, hopsworks, kube):
     # The worker dies as the second step starts (its first request, the project list).
     hopsworks.crash_at = ("GET /admin/projects", 2)
     run = suspension_start(user=alice, cause=SuspensionCause.DUNNING)
@@ -248,3 +246,47 @@ def test_a_resume_cancels_an_unfinished_suspension(alice, hopsworks, kube):
     assert stuck.status == S.CANCELED and resume.status == S.DONE
     assert suspension_execute(run=stuck).status == S.CANCELED
     assert _replicas(kube)["fraud-predictor"] == 2 and hopsworks.status_changes == []
+
+
+USERS = "/admin/accounts/user/"
+
+
+def test_staff_suspend_from_the_admin_asks_a_reason_then_audits(client, alice, kube, staff):
+    client.force_login(staff)
+    chosen = {"action": "suspend_now", "_selected_action": [alice.pk]}
+
+    page = client.post(USERS, chosen)
+    assert page.status_code == 200 and b"Reason (kept in the audit log)" in page.content
+    empty = client.post(USERS, {**chosen, "apply": "1", "reason": " "})
+    assert empty.status_code == 200 and b"This field is required" in empty.content
+    assert not SuspensionAction.objects.exists() and _status(alice) == AccountStatus.ACTIVE
+
+    done = client.post(USERS, {**chosen, "apply": "1", "reason": "Card fraud"})
+
+    assert done.status_code == 302
+    assert SuspensionAction.objects.get().reason == "Card fraud"
+    assert _status(alice) == AccountStatus.SUSPENDED
+    audit = client.get("/admin/accounts/suspensionaction/")
+    assert b"Card fraud" in audit.content
+
+
+def test_staff_see_the_stuck_step_in_the_admin(client, alice, hopsworks, kube, staff):
+    hopsworks.down = True
+    run = suspension_execute(run=suspension_start(user=alice, cause=SuspensionCause.DUNNING))
+    client.force_login(staff)
+
+    listing = client.get("/admin/accounts/suspensionrun/")
+    detail = client.get(f"/admin/accounts/suspensionrun/{run.pk}/change/")
+
+    assert b"stop_deployments" in listing.content and b"unreachable" in listing.content
+    assert b"Waiting to retry" in detail.content
+
+
+def test_outsider_cannot_suspend_from_the_admin(client, alice, kube, outsider):
+    client.force_login(outsider)
+    response = client.post(
+        USERS,
+        {"action": "suspend_now", "_selected_action": [alice.pk], "apply": "1", "reason": "x"},
+    )
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert not SuspensionAction.objects.exists() and _status(alice) == AccountStatus.ACTIVE
