@@ -287,6 +287,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=0, hour=2),
         "options": {"expires": 6 * 3600},
     },
+    # After the collection: charge prepaid days it left uncharged (safe to run twice).
+    "catch-up-deductions": {
+        "task": "usage.tasks.catch_up_deductions",
+        "schedule": crontab(minute=30, hour=4),
+        "options": {"expires": 3 * 3600},
+    },
     # After the 02:00 usage collection; runs again are harmless (sent days are skipped).
     "sync-stripe-usage": {
         "task": "billing.tasks.sync_stripe_usage",
