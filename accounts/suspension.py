@@ -27,6 +27,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -40,7 +41,14 @@ from accounts.models import (
     SuspensionStep,
     User,
 )
-from billing.models import AccountStatus, BillingAccount
+from billing.models import (
+    AccountStatus,
+    BillingAccount,
+    BillingMode,
+    CreditTransaction,
+    DunningCase,
+)
+from billing.services.dunning import dunning_overdue
 from clusters import kube
 from clusters.hopsworks import (
     USER_ACTIVATED,
@@ -151,6 +159,89 @@ def _enqueue(run_id: int) -> None:
 
     # robust: a broker outage must not undo the decision; the sweeper queues the run later.
     transaction.on_commit(lambda: suspension_execute.delay(run_id), robust=True)
+
+
+# --- what the billing state asks for -----------------------------------------------------------
+
+AUTOMATIC = {
+    SuspensionCause.DUNNING,
+    SuspensionCause.PREPAID_ARREARS,
+}
+
+
+def arrears_since(*, account: BillingAccount):
+    """When a prepaid balance last went below zero (None when it is not below zero): the
+    posting after the last one that left the balance at zero or above."""
+    if account.balance_cents >= 0:
+        return None
+    # Postings of one account are made under its row lock, so id order is posting order.
+    ledger = CreditTransaction.objects.filter(account=account)
+    last_ok = ledger.filter(balance_after_cents__gte=0).order_by("-id").first()
+    after = ledger.filter(id__gt=last_ok.id) if last_ok else ledger
+    first = after.filter(balance_after_cents__lt=0).order_by("id").first()
+    return first.created_at if first else None
+
+
+def _should_suspend(account: BillingAccount, now) -> str | None:
+    if account.is_prepaid:
+        since = arrears_since(account=account)
+        limit = timedelta(hours=settings.PREPAID_ARREARS_GRACE_HOURS)
+        return SuspensionCause.PREPAID_ARREARS if since and since <= now - limit else None
+    return SuspensionCause.DUNNING if dunning_overdue(account=account, now=now) else None
+
+
+def suspension_sync(*, user: User, now=None) -> SuspensionRun | None:
+    """Suspend or resume the user as their billing state asks, idempotently:
+
+    1. postpaid with an unpaid invoice past its grace period, or prepaid below zero for longer
+       than PREPAID_ARREARS_GRACE_HOURS: suspend (unless exempt);
+    2. suspended for one of those causes and the cause is gone (invoice paid, balance back at
+       or above zero): resume; the status becomes in arrears while something is still owed
+       within its grace, else active;
+    3. staff suspensions are left for staff to lift.
+    Returns the run it started, if any."""
+    now = now or timezone.now()
+    account = BillingAccount.objects.get(user=user)
+    cause = _should_suspend(account, now)
+    latest = suspension_latest(user=user)
+    suspended = latest is not None and latest.kind == SuspensionKind.SUSPEND
+    if cause and not suspended:
+        return suspension_start(user=user, cause=cause)
+    if cause or not suspended or latest.cause not in AUTOMATIC:
+        return None
+    owing = account.balance_cents < 0 if account.is_prepaid else _open_case(account)
+    return suspension_lift(
+        user=user,
+        cause=SuspensionCause.BALANCE_RESTORED if account.is_prepaid else SuspensionCause.PAYMENT,
+        status=AccountStatus.IN_ARREARS if owing else AccountStatus.ACTIVE,
+    )
+
+
+def _open_case(account: BillingAccount) -> bool:
+    return DunningCase.objects.filter(
+        account=account, status__in=[DunningCase.Status.OPEN, DunningCase.Status.OVERDUE]
+    ).exists()
+
+
+def suspension_candidates() -> list[int]:
+    """Users whose suspension state may need to change: an open dunning case, a prepaid
+    balance below zero, or an automatic suspension in place."""
+    owing = BillingAccount.objects.filter(
+        Q(dunning_cases__status__in=[DunningCase.Status.OPEN, DunningCase.Status.OVERDUE])
+        | Q(mode=BillingMode.PREPAID, balance_cents__lt=0)
+    ).values_list("user_id", flat=True)
+    suspended = SuspensionRun.objects.filter(
+        kind=SuspensionKind.SUSPEND, cause__in=AUTOMATIC
+    ).values_list("user_id", flat=True)
+    return sorted(set(owing) | set(suspended))
+
+
+def suspension_sweep(*, now=None) -> dict[str, int]:
+    """Beat: bring every candidate in line with its billing state."""
+    started = 0
+    for user in User.objects.filter(pk__in=suspension_candidates()):
+        started += suspension_sync(user=user, now=now) is not None
+    return {"runs_started": started}
 
 
 # --- staff ---------------------------------------------------------------------------------------

@@ -75,3 +75,19 @@ def suspension_resume_stale() -> int:
     for run_id in run_ids:
         suspension_execute.delay(run_id)
     return len(run_ids)
+
+
+@shared_task
+def suspension_sweep() -> dict:
+    """Beat: suspend accounts whose grace is over, resume the ones that paid."""
+    return suspension.suspension_sweep()
+
+
+@shared_task
+def suspension_sync_user(user_id: int) -> str:
+    """After a payment event: resume (or suspend) one user now rather than at the next sweep."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return "no such user"
+    run = suspension.suspension_sync(user=user)
+    return f"{run.kind} run {run.pk}" if run else "no change"

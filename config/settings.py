@@ -182,6 +182,11 @@ CACHES = {
 }
 CREDIT_MIN_AMOUNT_CENTS = env.int("CREDIT_MIN_AMOUNT_CENTS", default=500)
 CREDIT_MAX_AMOUNT_CENTS = env.int("CREDIT_MAX_AMOUNT_CENTS", default=1_000_000)
+# Collecting: an unpaid postpaid invoice gets this many days of grace (reminders on day 0, day
+# 3 and the last day) before the account is suspended; a prepaid balance may stay below zero
+# this many hours.
+DUNNING_GRACE_DAYS = env.int("DUNNING_GRACE_DAYS", default=7)
+PREPAID_ARREARS_GRACE_HOURS = env.int("PREPAID_ARREARS_GRACE_HOURS", default=24)
 # Largest single ledger posting (grant, adjustment, usage) accepted from any door.
 LEDGER_MAX_AMOUNT_CENTS = env.int("LEDGER_MAX_AMOUNT_CENTS", default=10_000_000)
 
@@ -199,6 +204,8 @@ STRIPE_METERED_PRICE_LOOKUP_KEYS = env.list(
 )
 # One sum meter: a postpaid usage day is sent as its cost in cents (billing/services/stripe_sync.py)
 STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="hopsbill_usage_cents")
+# The customer portal configuration `setup_stripe` prints; blank: the account's default one.
+STRIPE_PORTAL_CONFIGURATION_ID = env.str("STRIPE_PORTAL_CONFIGURATION_ID", default="")
 # Mirror Customers, Subscriptions and Invoices into dj-stripe's tables from webhooks.
 STRIPE_MIRROR_ENABLED = _bool("STRIPE_MIRROR_ENABLED", default=True)
 # dj-stripe's name for the API base (its mirror calls go to the same place as ours); only set
@@ -276,6 +283,16 @@ CELERY_BEAT_SCHEDULE = {
         "task": "accounts.tasks.suspension_resume_stale",
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 600},
+    },
+    "suspension-sweep": {
+        "task": "accounts.tasks.suspension_sweep",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 900},
+    },
+    "dunning-reminders": {
+        "task": "billing.tasks.dunning_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3600},
     },
     "usage-sample": {
         "task": "usage.tasks.sample_usage",

@@ -25,8 +25,10 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from accounts.tasks import suspension_sync_user
+from billing import stripe_api
 from billing.models import BillingAccount
-from billing.services import purchases, stripe_accounts
+from billing.services import dunning, payment_methods, purchases, reversals, stripe_accounts
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -74,19 +76,68 @@ def _checkout_expired(event: dict) -> None:
 
 
 def _invoice_paid(event: dict) -> None:
-    invoice = _obj(event)
+    invoice, account = _obj(event), _customer_account(event)
     stripe_accounts.account_invoice_paid(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
+        account=account, invoice=invoice, apply_status=_is_latest(event)
     )
+    dunning.dunning_invoice_paid(account=account, invoice=invoice)
     stripe_accounts.stripe_mirror(invoice)
 
 
 def _invoice_payment_failed(event: dict) -> None:
-    invoice = _obj(event)
+    invoice, account, latest = _obj(event), _customer_account(event), _is_latest(event)
     stripe_accounts.account_invoice_payment_failed(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
+        account=account, invoice=invoice, apply_status=latest
     )
+    if latest:  # a failure older than a payment already applied opens no grace period
+        dunning.dunning_payment_failed(account=account, invoice=invoice)
     stripe_accounts.stripe_mirror(invoice)
+
+
+def _charge_refunded(event: dict) -> None:
+    reversals.charge_refunded(account=_customer_account(event), charge=_obj(event))
+
+
+def _dispute(event: dict) -> None:
+    dispute = _obj(event)
+    charge = reversals.dispute_charge(dispute)
+    account = stripe_accounts.stripe_customer_account(charge.customer)
+    if account is None:
+        raise LookupError(f"No account for the customer of dispute {dispute.get('id')!r}.")
+    if event["type"] == "charge.dispute.closed":
+        reversals.dispute_closed(account=account, dispute=dispute, charge=charge)
+    else:
+        reversals.dispute_opened(account=account, dispute=dispute, charge=charge)
+
+
+def _customer_updated(event: dict) -> None:
+    payment_methods.payment_method_customer_updated(
+        account=_customer_account(event), customer=_obj(event), created=event.get("created", 0)
+    )
+    stripe_accounts.stripe_mirror(_obj(event))
+
+
+def _payment_method_attached(event: dict) -> None:
+    payment_methods.payment_method_attached(
+        account=_customer_account(event),
+        payment_method=_obj(event),
+        created=event.get("created", 0),
+    )
+
+
+def _payment_method_detached(event: dict) -> None:
+    account = stripe_accounts.stripe_customer_account(_event_customer(event))
+    if account is None:
+        raise LookupError(f"No account for Stripe customer {_event_customer(event)!r}.")
+    payment_methods.payment_method_detached(
+        account=account, payment_method=_obj(event), created=event.get("created", 0)
+    )
+
+
+def _setup_intent_succeeded(event: dict) -> None:
+    payment_methods.payment_method_setup_succeeded(
+        account=_customer_account(event), setup_intent=_obj(event), created=event.get("created", 0)
+    )
 
 
 def _subscription_changed(event: dict) -> None:
@@ -109,8 +160,41 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "invoice.payment_failed": _invoice_payment_failed,
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
+    "customer.updated": _customer_updated,
+    "payment_method.attached": _payment_method_attached,
+    "payment_method.detached": _payment_method_detached,
+    "setup_intent.succeeded": _setup_intent_succeeded,
+    "charge.refunded": _charge_refunded,
+    "charge.dispute.created": _dispute,
+    "charge.dispute.closed": _dispute,
 }
-CUSTOMER_STATUS_TYPES = [t for t in HANDLERS if t.startswith(("invoice.", "customer."))]
+CUSTOMER_STATUS_TYPES = [
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+]
+# Events after which the user's suspension may have to change at once (a payment resumes;
+# a refund or dispute may push a prepaid balance below zero). The sweeper catches the rest.
+SUSPENSION_TRIGGERS = {
+    "invoice.paid",
+    "invoice.payment_failed",
+    "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
+    "charge.refunded",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+}
+
+
+def _event_customer(event: dict) -> str | None:
+    """The customer an event is about. A detached payment method has lost its customer: the
+    one it had is in `previous_attributes`."""
+    customer = _obj(event).get("customer")
+    if not customer and event["type"] == "payment_method.detached":
+        previous = (event.get("data") or {}).get("previous_attributes") or {}
+        customer = previous.get("customer")
+    return customer if isinstance(customer, str) else None
 
 
 def _customer_account(event: dict) -> BillingAccount:
@@ -168,8 +252,22 @@ def stripe_event_check_owner(event: dict) -> None:
         account_id = purchases.checkout_session_account_id(obj)
         if account_id is None or not BillingAccount.objects.filter(pk=account_id).exists():
             raise WebhookRejected(f"Checkout Session {obj.get('id')!r} names no account of ours.")
-    elif stripe_accounts.stripe_customer_account(obj.get("customer")) is None:
-        raise WebhookRejected(f"Unknown Stripe customer {obj.get('customer')!r}.")
+    elif kind.startswith("charge.dispute."):
+        _check_dispute_owner(obj)
+    elif stripe_accounts.stripe_customer_account(_event_customer(event)) is None:
+        raise WebhookRejected(f"Unknown Stripe customer {_event_customer(event)!r}.")
+
+
+def _check_dispute_owner(dispute: dict) -> None:
+    """A Dispute names its charge, not the customer: ask Stripe whose charge it is."""
+    try:
+        charge = reversals.dispute_charge(dispute)
+    except stripe_api.StripeUnavailable as exc:
+        raise WebhookRejected(f"Stripe unreachable: {exc}", status_code=503) from exc
+    except stripe_api.StripeError as exc:
+        raise WebhookRejected(f"Unknown charge {dispute.get('charge')!r}.") from exc
+    if stripe_accounts.stripe_customer_account(charge.customer) is None:
+        raise WebhookRejected(f"Unknown Stripe customer {charge.customer!r}.")
 
 
 def stripe_event_store(*, event: dict) -> WebhookEvent:
@@ -244,6 +342,23 @@ def _insert_new(event: dict, status: str, now) -> int | None:
     return row[0] if row else None
 
 
+def _suspension_sync_later(stored: WebhookEvent) -> None:
+    """After a payment event, resume (or suspend) the user now, not at the next sweep."""
+    if stored.event_type not in SUSPENSION_TRIGGERS:
+        return
+    obj = _obj(stored.payload)
+    if stored.event_type.startswith("checkout.session."):
+        account_id = purchases.checkout_session_account_id(obj)
+        filters = {"pk": account_id}
+    elif stored.event_type.startswith("charge.dispute."):
+        filters = {"charge_reversals__stripe_id": obj.get("id")}
+    else:
+        filters = {"stripe_customer_id": _event_customer(stored.payload)}
+    user_id = BillingAccount.objects.filter(**filters).values_list("user_id", flat=True).first()
+    if user_id is not None:
+        transaction.on_commit(lambda: suspension_sync_user.delay(user_id), robust=True)
+
+
 def _run_locked(stored: WebhookEvent) -> WebhookEvent:
     """Run the handler for a row locked by the caller's transaction, unless done; record."""
     if stored.status in DONE:
@@ -257,6 +372,7 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
             with transaction.atomic():
                 handler(stored.payload)
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
+            _suspension_sync_later(stored)
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
             logger.warning("stripe event %s failed: %s", stored.external_id, exc)
             stored.status = WebhookEvent.Status.FAILED

@@ -30,6 +30,7 @@ from billing.services.ledger import (
     credits_grant,
     credits_record_purchase,
     credits_refund,
+    credits_reverse_payment,
 )
 from billing.services.prices import cost_of, price_lookup
 from billing.services.purchases import credits_purchase_start, validate_purchase_amount
@@ -52,6 +53,7 @@ __all__ = [
     "credits_record_purchase",
     "credits_purchase_start",
     "credits_refund",
+    "credits_reverse_payment",
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",
