@@ -48,7 +48,7 @@ from billing.models import (
     CreditTransaction,
     DunningCase,
 )
-from billing.services.dunning import dunning_overdue
+from billing.payments.dunning import dunning_overdue
 from clusters import kube
 from clusters.hopsworks import (
     USER_ACTIVATED,

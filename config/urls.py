@@ -8,7 +8,7 @@ urlpatterns = [
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/", include("config.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("billing.urls")),
+    path("", include("billing.portal.urls")),
 ]
 if settings.AUTH0_LOGIN_ENABLED:
     urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))

@@ -26,9 +26,15 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from accounts.tasks import suspension_sync_user
-from billing import stripe_api
 from billing.models import BillingAccount
-from billing.services import dunning, payment_methods, purchases, reversals, stripe_accounts
+from billing.payments import (
+    dunning,
+    gateway,
+    payment_methods,
+    purchases,
+    reversals,
+    stripe_accounts,
+)
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -262,9 +268,9 @@ def _check_dispute_owner(dispute: dict) -> None:
     """A Dispute names its charge, not the customer: ask Stripe whose charge it is."""
     try:
         charge = reversals.dispute_charge(dispute)
-    except stripe_api.StripeUnavailable as exc:
+    except gateway.StripeUnavailable as exc:
         raise WebhookRejected(f"Stripe unreachable: {exc}", status_code=503) from exc
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         raise WebhookRejected(f"Unknown charge {dispute.get('charge')!r}.") from exc
     if stripe_accounts.stripe_customer_account(charge.customer) is None:
         raise WebhookRejected(f"Unknown Stripe customer {charge.customer!r}.")

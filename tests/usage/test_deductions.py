@@ -8,12 +8,12 @@ from decimal import Decimal
 from django.core.management import call_command
 from django.utils import timezone
 
+from billing.ledger import credits_deduct_usage, credits_record_purchase
+from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount, CreditTransaction
-from billing.services import credits_deduct_usage, credits_record_purchase
 from clusters.models import Cluster
 from usage.models import DeductionSweep, UsageDay
 from usage.services.deductions import deductions_catch_up
-from usage.services.rules import billing_today
 
 NOW = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
 

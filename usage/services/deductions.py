@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.ledger import BillingError, billing_modes_on_day, credits_deduct_usage
+from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount, BillingMode, CreditTransaction
-from billing.services import BillingError, billing_modes_on_day, credits_deduct_usage
-from billing.services.stripe_sync import LOOKBACK
+from billing.payments.stripe_sync import LOOKBACK
 from usage.models import CollectionStatus, DeductionSweep, UsageDay
-from usage.services.rules import billing_today
 
 logger = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import transaction
 
-from billing import stripe_api
+from billing.ledger.errors import BillingError
 from billing.models import BillingAccount
-from billing.services.errors import BillingError
+from billing.payments import gateway
 
 
 class PortalUnavailable(BillingError):
@@ -21,10 +21,10 @@ def portal_url(*, account: BillingAccount) -> str:
     if not account.stripe_customer_id:
         raise PortalUnavailable("Your billing profile is still being set up; try again shortly.")
     try:
-        return stripe_api.portal_session_create(
+        return gateway.portal_session_create(
             customer_id=account.stripe_customer_id, return_url=f"{settings.SITE_URL}/billing/"
         )
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         raise PortalUnavailable(
             "Stripe is not reachable right now, so the payment page cannot open. "
             "Nothing was changed; please try again in a few minutes."
@@ -74,7 +74,7 @@ def payment_method_customer_updated(*, account: BillingAccount, customer: dict, 
     """`customer.updated`: the default payment method (invoice_settings) is the truth."""
     default = (customer.get("invoice_settings") or {}).get("default_payment_method")
     if isinstance(default, str):
-        default = stripe_api.payment_method_retrieve(default)
+        default = gateway.payment_method_retrieve(default)
     payment_method_set(account=account, payment_method=default or None, event_created=created)
 
 
@@ -94,6 +94,6 @@ def payment_method_setup_succeeded(*, account: BillingAccount, setup_intent: dic
     """`setup_intent.succeeded`: the card just saved (through the portal or Checkout)."""
     method = setup_intent.get("payment_method")
     if isinstance(method, str):
-        method = stripe_api.payment_method_retrieve(method)
+        method = gateway.payment_method_retrieve(method)
     if method:
         payment_method_set(account=account, payment_method=method, event_created=created)

@@ -24,8 +24,8 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.ledger.money import format_cents
 from billing.models import BillingAccount, DunningCase, DunningReminder
-from billing.money import format_cents
 
 logger = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
+from billing.ledger.money import format_cents
 from billing.models import AccountStatus, BillingAccount
-from billing.money import format_cents
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def account_invoice_payment_failed(
     *, account: BillingAccount, invoice: dict, apply_status: bool
 ) -> None:
     """A payment failed: a postpaid account is in arrears. The user hears about it from
-    dunning (billing.services.dunning: day-0 reminder, then the grace period)."""
+    dunning (billing.payments.dunning: day-0 reminder, then the grace period)."""
     account = BillingAccount.objects.select_for_update().select_related("user").get(pk=account.pk)
     if apply_status and account.status == AccountStatus.ACTIVE and not account.is_prepaid:
         _status_set(account, AccountStatus.IN_ARREARS)

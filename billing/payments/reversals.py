@@ -14,15 +14,15 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
-from billing import stripe_api
+from billing.ledger import credits_reverse_payment
 from billing.models import BillingAccount, ChargeReversal, TransactionKind
-from billing.services.ledger import credits_reverse_payment
+from billing.payments import gateway
 
 Kind, Target = ChargeReversal.Kind, ChargeReversal.Target
 
 
 def _target(charge) -> str:
-    session = stripe_api.checkout_session_for_payment_intent(_get(charge, "payment_intent") or "")
+    session = gateway.checkout_session_for_payment_intent(_get(charge, "payment_intent") or "")
     ours = session is not None and (_get(session, "metadata") or {}).get("hopsbill_purchase_id")
     return Target.CREDITS if ours else Target.INVOICE
 
@@ -36,7 +36,7 @@ def charge_refunded(*, account: BillingAccount, charge: dict) -> list[ChargeReve
     charge, listed from Stripe, is recorded and (on credits) debited once."""
     target = _target(charge)
     recorded = []
-    for refund in stripe_api.charge_refunds(charge["id"]):
+    for refund in gateway.charge_refunds(charge["id"]):
         if _get(refund, "status") not in ("succeeded", "pending"):
             continue
         recorded.append(
@@ -56,7 +56,7 @@ def charge_refunded(*, account: BillingAccount, charge: dict) -> list[ChargeReve
 
 def dispute_charge(dispute: dict):
     """The disputed charge as Stripe has it (a Dispute names its charge, not the customer)."""
-    return stripe_api.charge_retrieve(str(dispute.get("charge") or ""))
+    return gateway.charge_retrieve(str(dispute.get("charge") or ""))
 
 
 def dispute_opened(*, account: BillingAccount, dispute: dict, charge) -> ChargeReversal:
