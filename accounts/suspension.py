@@ -514,12 +514,41 @@ STEP_HANDLERS: dict[str, Callable[..., tuple[str, dict]]] = {
 # --- reading ---------------------------------------------------------------------------------
 
 
+RESUMED_SHOWN_FOR = timedelta(days=30)
+
+
+def suspension_summary(*, user: User, now=None) -> dict | None:
+    """For the billing page: the current suspension (what was stopped and when), or the one
+    lifted in the last 30 days (so the user knows what to start again); else None."""
+    now = now or timezone.now()
+    latest = suspension_latest(user=user)
+    if latest is None:
+        return None
+    if latest.kind == SuspensionKind.SUSPEND:
+        return {"active": True, **suspension_stopped(user=user)}
+    if latest.created_at < now - RESUMED_SHOWN_FOR:
+        return None
+    # A suspension the resume canceled half-way still stopped what its steps recorded.
+    previous = (
+        SuspensionRun.objects.filter(user=user, kind=SuspensionKind.SUSPEND, id__lt=latest.id)
+        .order_by("-id")
+        .first()
+    )
+    if previous is None:
+        return None
+    return {"active": False, "resumed_at": latest.created_at, **_stopped_by(previous)}
+
+
 def suspension_stopped(*, user: User) -> dict | None:
     """What the current suspension stopped and when, for the page; None when not suspended.
     {"since", "cause", "deployments": [...], "jobs": [...], "blocked", "in_progress"}."""
     run = suspension_latest(user=user)
     if run is None or run.kind != SuspensionKind.SUSPEND:
         return None
+    return _stopped_by(run)
+
+
+def _stopped_by(run: SuspensionRun) -> dict:
     steps = {s.name: s for s in run.steps.all()}
     block = steps.get("block_user")
     return {
