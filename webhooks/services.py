@@ -196,6 +196,8 @@ SUSPENSION_TRIGGERS = {
 def _event_customer(event: dict) -> str | None:
     """The customer an event is about. A detached payment method has lost its customer: the
     one it had is in `previous_attributes`."""
+    if _obj(event).get("object") == "customer":
+        return _obj(event).get("id")
     customer = _obj(event).get("customer")
     if not customer and event["type"] == "payment_method.detached":
         previous = (event.get("data") or {}).get("previous_attributes") or {}
@@ -204,9 +206,9 @@ def _event_customer(event: dict) -> str | None:
 
 
 def _customer_account(event: dict) -> BillingAccount:
-    account = stripe_accounts.stripe_customer_account(_obj(event).get("customer"))
+    account = stripe_accounts.stripe_customer_account(_event_customer(event))
     if account is None:  # checked on arrival; only a deleted account gets here
-        raise LookupError(f"No account for Stripe customer {_obj(event).get('customer')!r}.")
+        raise LookupError(f"No account for Stripe customer {_event_customer(event)!r}.")
     return account
 
 
