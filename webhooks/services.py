@@ -17,24 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import stripe
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.tasks import suspension_sync_user
-from billing.models import BillingAccount
-from billing.payments import (
-    dunning,
-    gateway,
-    payment_methods,
-    purchases,
-    reversals,
-    stripe_accounts,
-)
+from billing.payments import events as stripe_events
+from billing.payments import gateway
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -58,168 +49,19 @@ class Outcome:
     event: WebhookEvent | None = None
 
 
-# --- handlers -------------------------------------------------------------------------------
-
-
-def _obj(event: dict) -> dict:
-    return event["data"]["object"]
-
-
-def _checkout_completed(event: dict) -> None:
-    purchases.checkout_fulfill(_obj(event)["id"])
-
-
-def _checkout_failed(event: dict) -> None:
-    purchases.checkout_fail(
-        session_id=_obj(event)["id"], status="failed", reason="The payment failed."
-    )
-
-
-def _checkout_expired(event: dict) -> None:
-    purchases.checkout_fail(
-        session_id=_obj(event)["id"], status="expired", reason="The Checkout Session expired."
-    )
-
-
-def _invoice_paid(event: dict) -> None:
-    invoice, account = _obj(event), _customer_account(event)
-    stripe_accounts.account_invoice_paid(
-        account=account, invoice=invoice, apply_status=_is_latest(event)
-    )
-    dunning.dunning_invoice_paid(account=account, invoice=invoice)
-    stripe_accounts.stripe_mirror(invoice)
-
-
-def _invoice_payment_failed(event: dict) -> None:
-    invoice, account, latest = _obj(event), _customer_account(event), _is_latest(event)
-    stripe_accounts.account_invoice_payment_failed(
-        account=account, invoice=invoice, apply_status=latest
-    )
-    if latest:  # a failure older than a payment already applied opens no grace period
-        dunning.dunning_payment_failed(account=account, invoice=invoice)
-    stripe_accounts.stripe_mirror(invoice)
-
-
-def _charge_refunded(event: dict) -> None:
-    reversals.charge_refunded(account=_customer_account(event), charge=_obj(event))
-
-
-def _dispute(event: dict) -> None:
-    dispute = _obj(event)
-    charge = reversals.dispute_charge(dispute)
-    account = stripe_accounts.stripe_customer_account(charge.customer)
-    if account is None:
-        raise LookupError(f"No account for the customer of dispute {dispute.get('id')!r}.")
-    if event["type"] == "charge.dispute.closed":
-        reversals.dispute_closed(account=account, dispute=dispute, charge=charge)
-    else:
-        reversals.dispute_opened(account=account, dispute=dispute, charge=charge)
-
-
-def _customer_updated(event: dict) -> None:
-    payment_methods.payment_method_customer_updated(
-        account=_customer_account(event), customer=_obj(event), created=event.get("created", 0)
-    )
-    stripe_accounts.stripe_mirror(_obj(event))
-
-
-def _payment_method_attached(event: dict) -> None:
-    payment_methods.payment_method_attached(
-        account=_customer_account(event),
-        payment_method=_obj(event),
-        created=event.get("created", 0),
-    )
-
-
-def _payment_method_detached(event: dict) -> None:
-    account = stripe_accounts.stripe_customer_account(_event_customer(event))
-    if account is None:
-        raise LookupError(f"No account for Stripe customer {_event_customer(event)!r}.")
-    payment_methods.payment_method_detached(
-        account=account, payment_method=_obj(event), created=event.get("created", 0)
-    )
-
-
-def _setup_intent_succeeded(event: dict) -> None:
-    payment_methods.payment_method_setup_succeeded(
-        account=_customer_account(event), setup_intent=_obj(event), created=event.get("created", 0)
-    )
-
-
-def _subscription_changed(event: dict) -> None:
-    subscription = _obj(event)
-    stripe_accounts.account_subscription_changed(
-        account=_customer_account(event),
-        subscription=subscription,
-        deleted=event["type"] == "customer.subscription.deleted",
-        apply_status=_is_latest(event),
-    )
-    stripe_accounts.stripe_mirror(subscription)
-
-
-HANDLERS: dict[str, Callable[[dict], None]] = {
-    "checkout.session.completed": _checkout_completed,
-    "checkout.session.async_payment_succeeded": _checkout_completed,
-    "checkout.session.async_payment_failed": _checkout_failed,
-    "checkout.session.expired": _checkout_expired,
-    "invoice.paid": _invoice_paid,
-    "invoice.payment_failed": _invoice_payment_failed,
-    "customer.subscription.updated": _subscription_changed,
-    "customer.subscription.deleted": _subscription_changed,
-    "customer.updated": _customer_updated,
-    "payment_method.attached": _payment_method_attached,
-    "payment_method.detached": _payment_method_detached,
-    "setup_intent.succeeded": _setup_intent_succeeded,
-    "charge.refunded": _charge_refunded,
-    "charge.dispute.created": _dispute,
-    "charge.dispute.closed": _dispute,
-}
-CUSTOMER_STATUS_TYPES = [
-    "invoice.paid",
-    "invoice.payment_failed",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-]
-# Events after which the user's suspension may have to change at once (a payment resumes;
-# a refund or dispute may push a prepaid balance below zero). The sweeper catches the rest.
-SUSPENSION_TRIGGERS = {
-    "invoice.paid",
-    "invoice.payment_failed",
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "charge.refunded",
-    "charge.dispute.created",
-    "charge.dispute.closed",
-}
-
-
-def _event_customer(event: dict) -> str | None:
-    """The customer an event is about. A detached payment method has lost its customer: the
-    one it had is in `previous_attributes`."""
-    if _obj(event).get("object") == "customer":
-        return _obj(event).get("id")
-    customer = _obj(event).get("customer")
-    if not customer and event["type"] == "payment_method.detached":
-        previous = (event.get("data") or {}).get("previous_attributes") or {}
-        customer = previous.get("customer")
-    return customer if isinstance(customer, str) else None
-
-
-def _customer_account(event: dict) -> BillingAccount:
-    account = stripe_accounts.stripe_customer_account(_event_customer(event))
-    if account is None:  # checked on arrival; only a deleted account gets here
-        raise LookupError(f"No account for Stripe customer {_event_customer(event)!r}.")
-    return account
+# --- ordering -------------------------------------------------------------------------------
 
 
 def _is_latest(event: dict) -> bool:
     """Reordering: a status event older than one already applied for the same customer must
-    not undo it (the later event carries the newer truth)."""
+    not undo it (the later event carries the newer truth). Only status events are ordered."""
+    if event["type"] not in stripe_events.CUSTOMER_STATUS_TYPES:
+        return True
     return not WebhookEvent.objects.filter(
         source=WebhookEvent.Source.STRIPE,
         status=WebhookEvent.Status.PROCESSED,
-        event_type__in=CUSTOMER_STATUS_TYPES,
-        payload__data__object__customer=_obj(event).get("customer"),
+        event_type__in=stripe_events.CUSTOMER_STATUS_TYPES,
+        payload__data__object__customer=event["data"]["object"].get("customer"),
         payload__created__gt=event.get("created", 0),
     ).exists()
 
@@ -236,8 +78,10 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
         text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature, secret, SIGNATURE_TOLERANCE_SECONDS)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        gateway.webhook_signature_verify(
+            payload=text, signature=signature, secret=secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
+    except (gateway.WebhookSignatureInvalid, UnicodeDecodeError) as exc:
         raise WebhookRejected(f"Invalid signature: {exc}") from exc
     try:
         event = json.loads(text)
@@ -252,51 +96,9 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
 
 def stripe_event_check_owner(event: dict) -> None:
     """Step 3: handled events must name an account of ours."""
-    kind = event["type"]
-    if kind not in HANDLERS:
-        return
-    obj = _obj(event)
-    if kind.startswith("checkout.session."):
-        account_id = purchases.checkout_session_account_id(obj)
-        if account_id is None or not BillingAccount.objects.filter(pk=account_id).exists():
-            raise WebhookRejected(f"Checkout Session {obj.get('id')!r} names no account of ours.")
-    elif kind.startswith("charge.dispute."):
-        _check_dispute_owner(obj)
-    elif stripe_accounts.stripe_customer_account(_event_customer(event)) is None:
-        raise WebhookRejected(f"Unknown Stripe customer {_event_customer(event)!r}.")
-
-
-def _check_dispute_owner(dispute: dict) -> None:
-    """A Dispute names its charge, not the customer: ask Stripe whose charge it is."""
-    try:
-        charge = reversals.dispute_charge(dispute)
-    except gateway.StripeUnavailable as exc:
-        raise WebhookRejected(f"Stripe unreachable: {exc}", status_code=503) from exc
-    except gateway.StripeError as exc:
-        raise WebhookRejected(f"Unknown charge {dispute.get('charge')!r}.") from exc
-    if stripe_accounts.stripe_customer_account(charge.customer) is None:
-        raise WebhookRejected(f"Unknown Stripe customer {charge.customer!r}.")
-
-
-def stripe_event_store(*, event: dict) -> WebhookEvent:
-    """Step 4-5: the stored row for this event id, created on first delivery."""
-    status = (
-        WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
-    )
-    try:
-        with transaction.atomic():
-            return WebhookEvent.objects.create(
-                source=WebhookEvent.Source.STRIPE,
-                external_id=event["id"],
-                event_type=event["type"],
-                payload=event,
-                status=status,
-            )
-    except IntegrityError:  # delivered before (or by a concurrent delivery): the stored row
-        stored = WebhookEvent.objects.get(
-            source=WebhookEvent.Source.STRIPE, external_id=event["id"]
-        )
-    return stored
+    problem = stripe_events.stripe_event_owner_problem(event)
+    if problem:
+        raise WebhookRejected(problem)
 
 
 def stripe_event_process(*, event_id: int) -> WebhookEvent:
@@ -312,7 +114,9 @@ def stripe_event_accept(*, event: dict) -> WebhookEvent:
     time it is processed. A handler error is kept by the savepoint in `_run_locked` and the
     row commits as failed."""
     status = (
-        WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
+        WebhookEvent.Status.RECEIVED
+        if stripe_events.stripe_event_handled(event["type"])
+        else WebhookEvent.Status.IGNORED
     )
     now = timezone.now()
     with transaction.atomic():
@@ -350,20 +154,13 @@ def _insert_new(event: dict, status: str, now) -> int | None:
     return row[0] if row else None
 
 
-def _suspension_sync_later(stored: WebhookEvent) -> None:
+def _suspension_sync_later(event: dict) -> None:
     """After a payment event, resume (or suspend) the user now, not at the next sweep."""
-    if stored.event_type not in SUSPENSION_TRIGGERS:
+    if event["type"] not in stripe_events.SUSPENSION_TRIGGERS:
         return
-    obj = _obj(stored.payload)
-    if stored.event_type.startswith("checkout.session."):
-        account_id = purchases.checkout_session_account_id(obj)
-        filters = {"pk": account_id}
-    elif stored.event_type.startswith("charge.dispute."):
-        filters = {"charge_reversals__stripe_id": obj.get("id")}
-    else:
-        filters = {"stripe_customer_id": _event_customer(stored.payload)}
-    user_id = BillingAccount.objects.filter(**filters).values_list("user_id", flat=True).first()
+    user_id = stripe_events.stripe_event_user_id(event)
     if user_id is not None:
+        # robust: a broker outage only delays it to the beat sweep (suspension_sweep).
         transaction.on_commit(lambda: suspension_sync_user.delay(user_id), robust=True)
 
 
@@ -371,16 +168,15 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
     """Run the handler for a row locked by the caller's transaction, unless done; record."""
     if stored.status in DONE:
         return stored
-    handler = HANDLERS.get(stored.event_type)
-    if handler is None:
+    if not stripe_events.stripe_event_handled(stored.event_type):
         stored.status = WebhookEvent.Status.IGNORED
     else:
         stored.attempts += 1
         try:
             with transaction.atomic():
-                handler(stored.payload)
+                stripe_events.stripe_event_handle(stored.payload, latest=_is_latest(stored.payload))
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
-            _suspension_sync_later(stored)
+            _suspension_sync_later(stored.payload)
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
             logger.warning("stripe event %s failed: %s", stored.external_id, exc)
             stored.status = WebhookEvent.Status.FAILED
