@@ -179,8 +179,8 @@ def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:
         banners.append(
             {
                 "level": "bad",
-                "text": f"Your account is suspended. To resume, {settle}; what we stopped is "
-                "listed under Payments below. Contact support if you think this is a mistake.",
+                "text": f"Your account is suspended. To resume, {settle}. Contact support if "
+                "you think this is a mistake.",
             }
         )
     elif account.status == AccountStatus.IN_ARREARS:
