@@ -76,16 +76,25 @@ class KubeClient:
 
     # --- stopping work in a namespace (suspension) -------------------------------------------
 
-    def deployments(self, namespace: str) -> Iterator[dict]:
-        return self._list(self.apps.list_namespaced_deployment, "deployments", namespace=namespace)
+    def deployments(self, namespace: str) -> list[dict]:
+        """The namespace's deployments; none when the namespace does not exist."""
+        method = self.apps.list_namespaced_deployment
+        return self._list_or_none(method, "deployments", namespace=namespace)
 
-    def namespace_pods(self, namespace: str, *, label_selector: str = "") -> Iterator[dict]:
-        return self._list(
-            self.core.list_namespaced_pod,
-            "pods",
-            namespace=namespace,
-            label_selector=label_selector,
+    def namespace_pods(self, namespace: str, *, label_selector: str = "") -> list[dict]:
+        """The namespace's pods (optionally by label); none when the namespace does not exist."""
+        method = self.core.list_namespaced_pod
+        return self._list_or_none(
+            method, "pods", namespace=namespace, label_selector=label_selector
         )
+
+    def _list_or_none(self, method, what: str, **extra) -> list[dict]:
+        try:
+            return list(self._list(method, what, **extra))
+        except BadResponse as exc:
+            if exc.status == 404:
+                return []
+            raise
 
     def deployment_scale(self, namespace: str, name: str, replicas: int) -> None:
         body = {"spec": {"replicas": replicas}}

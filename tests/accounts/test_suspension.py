@@ -237,3 +237,12 @@ def test_outsider_cannot_suspend_from_the_admin(client, alice, kube, outsider):
     )
     assert response.status_code == 302 and "/login/" in response["Location"]
     assert not SuspensionAction.objects.exists() and _status(alice) == AccountStatus.ACTIVE
+
+
+def test_a_project_without_a_namespace_has_nothing_to_stop(alice, hopsworks, kube):
+    hw_user = hopsworks.users[0]
+    hopsworks.add_project(name="gone_proj", creator=hw_user)  # no namespace on the cluster
+
+    run = suspension_execute(run=suspension_start(user=alice, cause=SuspensionCause.DUNNING))
+
+    assert run.status == S.DONE and _replicas(kube)["fraud-predictor"] == 0

@@ -270,6 +270,8 @@ class FakeKube:
         if failure:
             return _send(handler, failure.status, _status(failure.status, "InternalError"))
         ns, what = path.split("/namespaces/", 1)[1].split("/", 1)
+        if ns not in {n["metadata"]["name"] for n in self.namespaces}:
+            return _send(handler, 404, _status(404, "NotFound"))
         items = [
             item
             for item in (self.deployments if what == "deployments" else self.pods)
