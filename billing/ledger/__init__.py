@@ -11,6 +11,7 @@ from billing.ledger.accounts import (
     billing_account_ensure,
     billing_modes_on,
     billing_modes_on_day,
+    prepaid_active,
     prepaid_disable,
     prepaid_enable,
 )
@@ -51,6 +52,7 @@ __all__ = [
     "credits_record_purchase",
     "credits_refund",
     "credits_reverse_payment",
+    "prepaid_active",
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",

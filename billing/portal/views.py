@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.ledger import BillingError
+from billing.ledger import BillingError, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents
 from billing.models import AccountStatus, CreditPurchase
@@ -46,7 +46,7 @@ def billing_page(request):
     first, last = month_bounds(month)
 
     account, version = selectors.account_with_version(request.user)
-    prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
+    prepaid = prepaid_active(account)
     context = {
         "account": account,
         "prepaid": prepaid,
@@ -267,7 +267,7 @@ def _csv_lines(rows):
 @require_http_methods(["GET", "POST"])
 def credits_buy(request):
     account = selectors.account_for(request.user)
-    if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
+    if not prepaid_active(account):
         raise PermissionDenied("Credits are for prepaid accounts.")
     data = request.POST if request.method == "POST" else None
     form = CreditPurchaseForm(data, currency=account.currency)

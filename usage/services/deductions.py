@@ -21,9 +21,8 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.ledger import BillingError, billing_modes_on_day, credits_deduct_usage
-from billing.ledger.calendar import billing_today
+from billing.ledger.calendar import LOOKBACK, billing_today
 from billing.models import BillingAccount, BillingMode, CreditTransaction
-from billing.payments.stripe_sync import LOOKBACK
 from usage.models import CollectionStatus, DeductionSweep, UsageDay
 
 logger = logging.getLogger(__name__)
