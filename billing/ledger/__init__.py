@@ -31,6 +31,7 @@ from billing.ledger.postings import (
     credits_record_purchase,
     credits_refund,
     credits_reverse_payment,
+    staff_grant_key,
 )
 from billing.ledger.prices import cost_of, price_lookup
 
@@ -56,4 +57,5 @@ __all__ = [
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",
+    "staff_grant_key",
 ]
