@@ -36,6 +36,15 @@ class BillingAccount(models.Model):
     # Cache of the ledger: always equal to the sum of this account's credit transactions.
     balance_cents = models.BigIntegerField(default=0)
     low_balance_notified = models.BooleanField(default=False)
+    # The customer's default payment method as Stripe's webhooks last told us (never fetched
+    # per page view); blank = none on file. `payment_method_event_at`: the Stripe `created` of
+    # the event that set it, so an older event delivered late cannot undo a newer one.
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    payment_method_brand = models.CharField(max_length=32, blank=True)
+    payment_method_last4 = models.CharField(max_length=4, blank=True)
+    payment_method_event_at = models.BigIntegerField(default=0)
+    # Set when something needs a person (an open dispute); shown and filterable in the admin.
+    staff_flag = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -200,6 +209,8 @@ class TransactionKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Adjustment"
     REFUND = "refund", "Refund"
     EXPIRY = "expiry", "Expiry"
+    DISPUTE = "dispute", "Dispute"
+    DISPUTE_WON = "dispute_won", "Dispute won"
 
 
 class Funding(models.TextChoices):
@@ -368,3 +379,104 @@ class PriceImport(models.Model):
     def __str__(self) -> str:
         forced = " (forced)" if self.forced else ""
         return f"Price import {self.created_at:%Y-%m-%d %H:%M} by {self.performed_by}{forced}"
+
+
+class DunningCase(models.Model):
+    """A postpaid account's unpaid invoice: `invoice.payment_failed` opens it with a grace
+    period (DUNNING_GRACE_DAYS), `invoice.paid` closes it; when the grace period runs out
+    the account is suspended. At most one open case per account."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (grace period)"
+        OVERDUE = "overdue", "Grace period over (suspended)"
+        PAID = "paid", "Paid"
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="dunning_cases"
+    )
+    stripe_invoice_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    amount_due_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    started_at = models.DateTimeField()
+    grace_ends_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status__in=["open", "overdue"]),
+                name="dunning_one_open_case_per_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.stripe_invoice_id} ({self.status})"
+
+
+class DunningReminder(models.Model):
+    """One reminder email of a case, recorded before it is sent: the unique (case, kind) makes
+    each reminder go out exactly once, however often the webhook or the beat job runs."""
+
+    class Kind(models.TextChoices):
+        FIRST = "day0", "Day 0: payment failed"
+        MIDDLE = "day3", "Day 3: reminder"
+        LAST = "last", "Last day of the grace period"
+
+    case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Null until the email went out; the beat job sends rows left unsent by a crash.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], name="dunning_reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.kind}"
+
+
+class ChargeReversal(models.Model):
+    """Money that came back out of a payment: a Stripe refund (`re_...`) or dispute (`dp_...`).
+    On a credit purchase the ledger is debited once per reversal (and credited back when a
+    dispute is won); on a postpaid invoice it is recorded and shown, the ledger untouched."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+
+    class Target(models.TextChoices):
+        CREDITS = "credits", "Credit purchase"
+        INVOICE = "invoice", "Invoice"
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="charge_reversals"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target = models.CharField(max_length=16, choices=Target.choices)
+    stripe_id = models.CharField(max_length=255, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, db_index=True)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    # Refund: succeeded / pending / failed ...; dispute: Stripe's status (won, lost, ...).
+    status = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="charge_reversal_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_id} {self.amount_cents}"

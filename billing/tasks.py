@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from billing.ledger import credits_expire
+from billing.payments.dunning import dunning_remind_due
 
 
 @shared_task
@@ -35,3 +36,9 @@ def subscription_ensure(self, account_id: int) -> str:
         return gateway.subscription_ensure(account=account)
     except gateway.StripeUnavailable as exc:
         raise self.retry(countdown=min(60 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task
+def dunning_reminders() -> int:
+    """Beat, hourly: the day-3 and last-day reminders, and any a crash left unsent."""
+    return dunning_remind_due()

@@ -142,3 +142,26 @@ class PodRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+class DeductionSweep(models.Model):
+    """One pass of the nightly sweeper that charges prepaid usage days the collection did not
+    fully deduct (a refused posting, a crash): what it checked and what it had to catch up."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    days_checked = models.PositiveIntegerField(default=0)
+    days_caught_up = models.PositiveIntegerField(default=0)
+    # Signed cents posted in total (usage debits are negative).
+    cents_posted = models.BigIntegerField(default=0)
+    # [{"usage_day", "user", "date", "cents"}] for each day caught up.
+    caught_up = models.JSONField(default=list, blank=True)
+    errors = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"sweep {self.started_at:%Y-%m-%d %H:%M}: {self.days_caught_up} caught up"

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from accounts.tasks import suspension_sync_user
 from billing.payments import events as stripe_events
 from billing.payments import gateway
 from webhooks.models import WebhookEvent
@@ -153,6 +154,16 @@ def _insert_new(event: dict, status: str, now) -> int | None:
     return row[0] if row else None
 
 
+def _suspension_sync_later(event: dict) -> None:
+    """After a payment event, resume (or suspend) the user now, not at the next sweep."""
+    if event["type"] not in stripe_events.SUSPENSION_TRIGGERS:
+        return
+    user_id = stripe_events.stripe_event_user_id(event)
+    if user_id is not None:
+        # robust: a broker outage only delays it to the beat sweep (suspension_sweep).
+        transaction.on_commit(lambda: suspension_sync_user.delay(user_id), robust=True)
+
+
 def _run_locked(stored: WebhookEvent) -> WebhookEvent:
     """Run the handler for a row locked by the caller's transaction, unless done; record."""
     if stored.status in DONE:
@@ -165,6 +176,7 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
             with transaction.atomic():
                 stripe_events.stripe_event_handle(stored.payload, latest=_is_latest(stored.payload))
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
+            _suspension_sync_later(stored.payload)
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
             logger.warning("stripe event %s failed: %s", stored.external_id, exc)
             stored.status = WebhookEvent.Status.FAILED

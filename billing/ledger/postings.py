@@ -301,6 +301,40 @@ def credits_refund(
     return _post(account.pk, posting)
 
 
+REVERSAL_KINDS = {
+    TransactionKind.REFUND: False,  # debit
+    TransactionKind.DISPUTE: False,  # debit
+    TransactionKind.DISPUTE_WON: True,  # credit back
+}
+
+
+def credits_reverse_payment(
+    *,
+    account: BillingAccount,
+    kind: str,
+    amount_cents: int,
+    idempotency_key: str,
+    source_ref: str,
+    reason: str,
+) -> CreditTransaction:
+    """Money of a credit purchase coming back out (a refund, a dispute) or a lost dispute
+    won back. `amount_cents` is positive; the sign follows the kind. The balance may go
+    below zero (then the account is in arrears): the money is gone either way."""
+    if kind not in REVERSAL_KINDS:
+        raise BillingError(f"Not a payment reversal: {kind!r}.")
+    _validate_amount(amount_cents, positive=True)
+    credit = REVERSAL_KINDS[kind]
+    posting = _Posting(
+        kind=kind,
+        amount_cents=amount_cents if credit else -amount_cents,
+        idempotency_key=idempotency_key,
+        funding=Funding.PAID if credit else "",
+        source_ref=source_ref,
+        reason=reason,
+    )
+    return _post(account.pk, posting)
+
+
 def credits_expire(*, now: datetime | None = None) -> list[CreditTransaction]:
     """Post an `expiry` for the unused remainder of every promotional grant past its expiry.
     The remainder comes from replaying the ledger (billing.ledger.lots)."""

@@ -314,6 +314,76 @@ def metered_price_ensure(
     return price.id
 
 
+# --- Charges, refunds, disputes -------------------------------------------------------------------
+
+
+def charge_retrieve(charge_id: str):
+    return call(client().v1.charges.retrieve, charge_id)
+
+
+def charge_refunds(charge_id: str) -> list:
+    """Every refund of a charge (the Charge object no longer embeds them)."""
+    return _list_all(client().v1.refunds.list, {"charge": charge_id, "limit": 100})
+
+
+def checkout_session_for_payment_intent(payment_intent_id: str):
+    """The Checkout Session that created a PaymentIntent, or None (an invoice payment)."""
+    if not payment_intent_id:
+        return None
+    page = call(
+        client().v1.checkout.sessions.list, {"payment_intent": payment_intent_id, "limit": 1}
+    )
+    return page.data[0] if page.data else None
+
+
+# --- Payment methods and the customer portal -----------------------------------------------------
+
+
+def payment_method_retrieve(payment_method_id: str):
+    return call(client().v1.payment_methods.retrieve, payment_method_id)
+
+
+PORTAL_KEY = "hopsbill_portal"
+PORTAL_FEATURES = {
+    "payment_method_update": {"enabled": True},
+    "invoice_history": {"enabled": True},
+    "customer_update": {"enabled": True, "allowed_updates": ["email", "address", "tax_id"]},
+    # Plans are ours to change, never the customer's.
+    "subscription_update": {"enabled": False},
+    "subscription_cancel": {"enabled": False},
+}
+
+
+def portal_configuration_ensure(*, return_url: str) -> str:
+    """The customer portal configuration: payment method update and invoice history, no plan
+    switching or cancelling. Found by our metadata key and updated, else created."""
+    sc = client()
+    params = {
+        "features": PORTAL_FEATURES,
+        "default_return_url": return_url,
+        "metadata": {"hopsbill_key": PORTAL_KEY},
+    }
+    for configuration in _list_all(sc.v1.billing_portal.configurations.list, {"limit": 100}):
+        if (configuration.metadata or {}).get("hopsbill_key") == PORTAL_KEY:
+            call(sc.v1.billing_portal.configurations.update, configuration.id, params)
+            return configuration.id
+    created = call(
+        sc.v1.billing_portal.configurations.create,
+        {**params, "business_profile": {"headline": "Hopsworks billing"}},
+        {"idempotency_key": f"portal-configuration:{PORTAL_KEY}"},
+    )
+    return created.id
+
+
+def portal_session_create(*, customer_id: str, return_url: str) -> str:
+    """A one-time URL of Stripe's hosted customer portal for this customer."""
+    params = {"customer": customer_id, "return_url": return_url}
+    if settings.STRIPE_PORTAL_CONFIGURATION_ID:
+        params["configuration"] = settings.STRIPE_PORTAL_CONFIGURATION_ID
+    session = call(client().v1.billing_portal.sessions.create, params)
+    return session.url
+
+
 # --- webhooks and the dj-stripe mirror ------------------------------------------------------
 
 

@@ -48,17 +48,11 @@ def account_invoice_paid(*, account: BillingAccount, invoice: dict, apply_status
 def account_invoice_payment_failed(
     *, account: BillingAccount, invoice: dict, apply_status: bool
 ) -> None:
-    """A payment failed: a postpaid account is in arrears, and the user hears about it."""
+    """A payment failed: a postpaid account is in arrears. The user hears about it from
+    dunning (billing.payments.dunning: day-0 reminder, then the grace period)."""
     account = BillingAccount.objects.select_for_update().select_related("user").get(pk=account.pk)
     if apply_status and account.status == AccountStatus.ACTIVE and not account.is_prepaid:
         _status_set(account, AccountStatus.IN_ARREARS)
-    _notify(
-        account,
-        "Payment failed for your Hopsworks invoice",
-        f"We could not collect {_amount(invoice, 'amount_due')} for invoice "
-        f"{invoice.get('number') or invoice.get('id')}. Please update your payment method at "
-        f"{settings.SITE_URL}/billing/.",
-    )
 
 
 @transaction.atomic

@@ -20,7 +20,7 @@ from billing.ledger import BillingError, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents, round_cost
 from billing.models import AccountStatus, CreditPurchase
-from billing.payments import credits_purchase_start, gateway
+from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
@@ -92,6 +92,8 @@ def _page_cache_key(account, version, today, window, first, page, month_errors) 
         account.balance_cents,
         account.currency,
         account.stripe_customer_id,
+        account.payment_method_brand,
+        account.payment_method_last4,
         settings.PREPAID_FEATURE_ENABLED,
         settings.LOW_BALANCE_THRESHOLD_CENTS,
         settings.BILLING_TIME_ZONE,
@@ -110,6 +112,7 @@ def _panels(user, account, prepaid, today, window, first, page) -> dict:
     chart = daily_cost_chart(series, account.currency)
     statement = month_statement(user=user, month=first, today=today)
     panels = {
+        "collecting": selectors.collecting(account=account),
         "statement": statement,
         "forecast_cents": statement.forecast_cents(today=today),
         "series": series,
@@ -154,20 +157,33 @@ def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:
             }
         )
     if account.status == AccountStatus.SUSPENDED:
+        settle = "buy credits" if prepaid else "pay the open invoice"
         banners.append(
             {
                 "level": "bad",
-                "text": "Your account is suspended: clusters are stopped until the balance "
-                "is settled. Contact support if you think this is a mistake.",
+                "text": f"Your account is suspended. To resume, {settle}. Contact support if "
+                "you think this is a mistake.",
             }
         )
     elif account.status == AccountStatus.IN_ARREARS:
         text = (
-            "Your credit balance is below zero. Buy credits to keep your clusters running."
+            "Your credit balance is below zero. Buy credits: after "
+            f"{settings.PREPAID_ARREARS_GRACE_HOURS} hours below zero your running work is "
+            "stopped."
             if prepaid
-            else "An invoice is past due. Pay it from the invoice list below to avoid suspension."
+            else "An invoice payment failed. Stripe retries it; update your card with "
+            "Manage payment method below before the grace period ends."
         )
         banners.append({"level": "bad", "text": text})
+    if not prepaid and not account.payment_method_last4:
+        banners.append(
+            {
+                "level": "warn",
+                "testid": "add-payment-method",
+                "text": "Add a payment method so your monthly invoices can be paid: use "
+                "Manage payment method below.",
+            }
+        )
     return banners
 
 
@@ -283,6 +299,20 @@ def credits_buy(request):
         "balance": format_cents(account.balance_cents, account.currency),
     }
     return render(request, "billing/credits.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["POST"])
+def payment_method_manage(request):
+    """Open Stripe's customer portal (add or replace a card, invoices and receipts). Stripe
+    down: a message on the billing page, nothing written."""
+    account = selectors.account_for(request.user)
+    try:
+        url = payment_methods.portal_url(account=account)
+    except payment_methods.PortalUnavailable as exc:
+        messages.error(request, str(exc))
+        return redirect("billing")
+    return redirect(url)
 
 
 def _own_purchase(request) -> CreditPurchase | None:

@@ -9,13 +9,12 @@ whose owner we do not know are kept with `user_id=None` (unattributed).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from clusters.hopsworks import HopsworksProject
+from clusters.hopsworks import HopsworksProject, namespace_for
 from clusters.models import Cluster
 
 PROJECT_LABEL = "hopsworks.ai/project"
@@ -28,7 +27,7 @@ class ProjectOwner:
 
 
 def namespace_of_project(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", name.lower())
+    return namespace_for(name)
 
 
 def ownership_resolve(
@@ -62,9 +61,11 @@ def _users_by_creator(
 ) -> dict[HopsworksProject, int]:
     emails = {p.creator_email.lower() for p in projects if p.creator_email}
     usernames = {p.creator_username for p in projects if p.creator_username}
-    rows = get_user_model().objects.filter(
-        Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster)
-    ).values_list("pk", "email", "hopsworks_username", "cluster_id")
+    rows = (
+        get_user_model()
+        .objects.filter(Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster))
+        .values_list("pk", "email", "hopsworks_username", "cluster_id")
+    )
     by_email = {email.lower(): pk for pk, email, _, _ in rows}
     by_username = {u: pk for pk, _, u, cid in rows if u and cid == cluster.pk}
     matched = {}
