@@ -147,6 +147,9 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
         stripe.WebhookSignature.verify_header(text, signature, secret, SIGNATURE_TOLERANCE_SECONDS)
     except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
         raise WebhookRejected(f"Invalid signature: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        # hmac.compare_digest refuses a non-ASCII header (TypeError); a bad timestamp number.
+        raise WebhookRejected("Invalid signature: malformed Stripe-Signature header.") from exc
     try:
         event = json.loads(text)
     except ValueError as exc:
