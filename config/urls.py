@@ -6,10 +6,12 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from accounts.forms import AdminLoginForm, LoginForm
+from config.djstripe_admin import djstripe_action_urls
 
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
+    *djstripe_action_urls(settings.ADMIN_URL),
     path(settings.ADMIN_URL, admin.site.urls),
     path("api/", include("config.api_urls")),
     path(
