@@ -16,7 +16,8 @@ from billing.services import (
     billing_account_ensure,
     credits_purchase_start,
 )
-from config.cron import cron_denial
+from config.cron import broker_unavailable, cron_denial
+from jobs.services import BrokerUnavailable, task_send
 
 
 class PurchaseCreditsApi(APIView):
@@ -85,14 +86,17 @@ class SyncStripeApi(APIView):
         responses={
             202: inline_serializer("SyncStripeQueued", {"task_id": serializers.CharField()}),
             401: OpenApiResponse(description="Missing or wrong Bearer CRON_SECRET"),
-            503: OpenApiResponse(description="CRON_SECRET is not configured"),
+            503: OpenApiResponse(
+                description="CRON_SECRET is not configured, or the task queue is unreachable"
+            ),
         },
         auth=[],
     )
     def post(self, request):
         if denied := cron_denial(request):
             return denied
-        from billing.tasks import sync_stripe_usage
-
-        result = sync_stripe_usage.delay()
-        return Response({"task_id": result.id}, status=status.HTTP_202_ACCEPTED)
+        try:
+            task_id = task_send("billing.tasks.sync_stripe_usage")
+        except BrokerUnavailable as exc:
+            return broker_unavailable(exc)
+        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)

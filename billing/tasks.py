@@ -30,6 +30,8 @@ def subscription_ensure(self, account_id: int) -> str:
     from billing import stripe_api
     from billing.models import BillingAccount
 
+    if not stripe_api.is_configured():
+        return "stripe not configured"
     account = BillingAccount.objects.select_related("user").get(pk=account_id)
     try:
         return stripe_api.subscription_ensure(account=account)

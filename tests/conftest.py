@@ -68,5 +68,6 @@ def catalogue(db) -> list[Price]:
     ]
 
 
-# Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http).
-pytest_plugins = ["tests.stripe_fakes"]
+# Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http); the Celery broker, up
+# or down (broker_queue, broker_down).
+pytest_plugins = ["tests.stripe_fakes", "tests.fakes.broker"]

@@ -11,6 +11,7 @@ from django.db import transaction
 
 from billing.models import BillingAccount, BillingMode, BillingModeChange
 from billing.services.errors import PrepaidNotAllowed
+from jobs.services import task_enqueue
 
 
 def billing_account_ensure(*, user) -> BillingAccount:
@@ -39,23 +40,20 @@ def prepaid_disable(
 ) -> BillingAccount:
     """Staff withdraw the opt-in; the account goes back to postpaid. Its credits stay on the
     ledger (visible, usable again if re-enabled). A postpaid account needs the metered Stripe
-    subscription that signup skipped for prepaid ones: it is ensured after commit."""
+    subscription that signup skipped for prepaid ones: that follow-up is recorded in the same
+    transaction as the switch (a PendingTask), so one never commits without the other."""
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
     account.prepaid_enabled = False
     account.save(update_fields=["prepaid_enabled", "updated_at"])
     was_prepaid = account.is_prepaid
     account = _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
     if was_prepaid and not account.stripe_subscription_id:
-        transaction.on_commit(lambda: _subscription_ensure_later(account.pk))
+        task_enqueue(
+            "billing.tasks.subscription_ensure",
+            args=[account.pk],
+            key=f"subscription-ensure:{account.pk}",
+        )
     return account
-
-
-def _subscription_ensure_later(account_id: int) -> None:
-    from billing import stripe_api
-    from billing.tasks import subscription_ensure
-
-    if stripe_api.is_configured():
-        subscription_ensure.delay(account_id)
 
 
 def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> BillingAccount:
