@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import ProvisioningRun, ProvisioningStep, User
 from accounts.services import provisioning_retry
-from billing.services import billing_account_ensure
+from billing.ledger import billing_account_ensure
 from clusters.admin import TEST_LIMIT, hopsworks_test_page
 from clusters.services import ClusterError, user_test_hopsworks
 

@@ -14,7 +14,7 @@ class UserManager(BaseUserManager):
     def _create_user(self, email: str, password: str | None, **extra):
         if not email:
             raise ValueError("An email address is required.")
-        from billing.services import billing_account_ensure
+        from billing.ledger import billing_account_ensure
 
         with transaction.atomic():
             user = self.model(email=self.normalize_email(email).lower(), **extra)

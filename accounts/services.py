@@ -19,8 +19,8 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from accounts.models import ProvisioningRun, ProvisioningStatus, ProvisioningStep, User
-from billing import stripe_api
-from billing.services import billing_account_ensure
+from billing.ledger import billing_account_ensure
+from billing.payments import gateway
 from clusters.hopsworks import (
     HopsworksClient,
     HopsworksConflict,
@@ -298,26 +298,26 @@ def provisioning_give_up(*, run: ProvisioningRun) -> None:
 def _stripe_call(fn: Callable[..., str], account) -> str:
     try:
         return fn(account=account)
-    except stripe_api.StripeUnavailable as exc:
+    except gateway.StripeUnavailable as exc:
         raise ProvisioningRetry(str(exc)) from exc
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         raise ProvisioningFailed(str(exc)) from exc
 
 
 def _step_stripe_customer(*, user: User, step: ProvisioningStep) -> tuple[str, dict]:
     account = billing_account_ensure(user=user)
-    if not stripe_api.is_configured():
+    if not gateway.is_configured():
         return S.NOT_CONFIGURED, {"reason": "Stripe is not configured (STRIPE_SECRET_KEY)."}
-    return S.DONE, {"customer_id": _stripe_call(stripe_api.customer_ensure, account)}
+    return S.DONE, {"customer_id": _stripe_call(gateway.customer_ensure, account)}
 
 
 def _step_stripe_subscription(*, user: User, step: ProvisioningStep) -> tuple[str, dict]:
     account = billing_account_ensure(user=user)
     if account.is_prepaid:
         return S.SKIPPED, {"reason": "Prepaid account: no metered subscription."}
-    if not stripe_api.is_configured():
+    if not gateway.is_configured():
         return S.NOT_CONFIGURED, {"reason": "Stripe is not configured (STRIPE_SECRET_KEY)."}
-    return S.DONE, {"subscription_id": _stripe_call(stripe_api.subscription_ensure, account)}
+    return S.DONE, {"subscription_id": _stripe_call(gateway.subscription_ensure, account)}
 
 
 def _step_cluster_assigned(*, user: User, step: ProvisioningStep) -> tuple[str, dict]:

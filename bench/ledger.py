@@ -40,8 +40,8 @@ from django.db import connection  # noqa: E402
 from django.db.models import Count, Sum  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from billing.ledger import credits_deduct_usage, credits_record_purchase  # noqa: E402
 from billing.models import BillingAccount, BillingMode, CreditTransaction  # noqa: E402
-from billing.services import credits_deduct_usage, credits_record_purchase  # noqa: E402
 
 
 def run_writers(writers: int, work) -> float:

@@ -53,9 +53,9 @@ def data_ensure() -> dict:
     from django.contrib.sessions.backends.db import SessionStore
 
     from accounts.models import User
+    from billing.ledger import billing_account_ensure, prepaid_enable
+    from billing.ledger.calendar import billing_today
     from billing.models import CreditTransaction
-    from billing.selectors import billing_today
-    from billing.services import billing_account_ensure, prepaid_enable
     from tests.billing.page_data import clusters_make, ledger_make, usage_make
     from usage.models import UsageDay
 

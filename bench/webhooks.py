@@ -122,7 +122,7 @@ def accounts_create() -> list[int]:
 
     django.setup()
     from accounts.models import User
-    from billing.services import billing_account_ensure, prepaid_enable
+    from billing.ledger import billing_account_ensure, prepaid_enable
 
     ids = []
     for i in range(ACCOUNTS):

@@ -5,7 +5,8 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.forms import GrantCreditsForm
+from billing.ledger import BillingError, credits_grant, prepaid_disable, prepaid_enable
+from billing.ledger.money import format_cents
 from billing.models import (
     BillingAccount,
     BillingModeChange,
@@ -14,8 +15,7 @@ from billing.models import (
     MeterReport,
     Price,
 )
-from billing.money import format_cents
-from billing.services import BillingError, credits_grant, prepaid_disable, prepaid_enable
+from billing.portal.forms import GrantCreditsForm
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

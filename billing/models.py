@@ -99,7 +99,7 @@ RESOURCE_UNITS = {
 
 # Units of what is measured and stored on usage line items (per day): storage is a daily
 # snapshot in GB (a month of them sums to GB-days), API calls are single calls. Prices use
-# RESOURCE_UNITS; billing.services.prices.cost_of converts between the two.
+# RESOURCE_UNITS; billing.ledger.prices.cost_of converts between the two.
 MEASURED_UNITS = {
     **RESOURCE_UNITS,
     Resource.STORAGE_FEATURE_STORE: "GB-day",

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from billing.services import credits_expire
+from billing.ledger import credits_expire
 
 
 @shared_task
@@ -15,7 +15,7 @@ def sync_stripe_usage(self, day: str | None = None) -> dict:
     """Nightly (03:00) and the cron door: report complete usage days to Stripe's meter."""
     from datetime import date
 
-    from billing.services.stripe_sync import usage_sync_stripe
+    from billing.payments.stripe_sync import usage_sync_stripe
 
     result = usage_sync_stripe(day=date.fromisoformat(day) if day else None)
     if result.stopped:
@@ -27,13 +27,13 @@ def sync_stripe_usage(self, day: str | None = None) -> dict:
 @shared_task(bind=True, max_retries=8)
 def subscription_ensure(self, account_id: int) -> str:
     """The metered subscription of an account that became postpaid (keyed, safe to repeat)."""
-    from billing import stripe_api
     from billing.models import BillingAccount
+    from billing.payments import gateway
 
-    if not stripe_api.is_configured():
+    if not gateway.is_configured():
         return "stripe not configured"
     account = BillingAccount.objects.select_related("user").get(pk=account_id)
     try:
-        return stripe_api.subscription_ensure(account=account)
-    except stripe_api.StripeUnavailable as exc:
+        return gateway.subscription_ensure(account=account)
+    except gateway.StripeUnavailable as exc:
         raise self.retry(countdown=min(60 * 2**self.request.retries, 3600)) from exc

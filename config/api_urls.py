@@ -8,8 +8,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("webhooks/", include("webhooks.urls")),
     path("usage/", include("usage.urls")),
-    path("billing/", include("billing.api_urls")),
-    path("", include("billing.api_read_urls")),
+    path("billing/", include("billing.portal.api_urls")),
+    path("", include("billing.portal.api_read_urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]

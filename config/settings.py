@@ -173,7 +173,7 @@ BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd").lower()
 PREPAID_FEATURE_ENABLED = _bool("PREPAID_FEATURE_ENABLED", default=True)
 LOW_BALANCE_THRESHOLD_CENTS = env.int("LOW_BALANCE_THRESHOLD_CENTS", default=1000)
 # The billing page's panels are cached under a key that changes with every ledger posting and
-# usage (re)collection (billing.selectors.page_version); 0 turns the cache off.
+# usage (re)collection (billing.portal.selectors.page_version); 0 turns the cache off.
 BILLING_PAGE_CACHE_SECONDS = env.int("BILLING_PAGE_CACHE_SECONDS", default=300)
 CACHES = {
     "default": {

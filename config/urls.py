@@ -20,7 +20,7 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("", include("billing.urls")),
+    path("", include("billing.portal.urls")),
 ]
 if settings.AUTH0_LOGIN_ENABLED:
     urlpatterns.insert(0, path("oidc/", include("mozilla_django_oidc.urls")))

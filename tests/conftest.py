@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from accounts.models import User
+from billing.ledger import billing_account_ensure, prepaid_enable
 from billing.models import BillingModeChange, Price, Resource
-from billing.services import billing_account_ensure, prepaid_enable
 
 
 @pytest.fixture

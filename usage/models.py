@@ -60,7 +60,7 @@ class UsageDay(models.Model):
         CollectionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage_days"
     )
     cost = models.DecimalField(**COST_FIELD, default=0)
-    # The cost rounded to minor units once (billing.money), what the ledger and Stripe see.
+    # The cost rounded to minor units once (billing.ledger.money), what the ledger and Stripe see.
     cost_cents = models.BigIntegerField(default=0)
     currency = models.CharField(max_length=3, default="usd")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -26,7 +26,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from billing.models import BillingAccount
-from billing.services import purchases, stripe_accounts
+from billing.payments import purchases, stripe_accounts
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Display filters for money and quantities (formatting only; rounding is billing.money's)."""
+"""Display filters for money and quantities (formatting only; billing.ledger.money rounds)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django import template
 
-from billing.money import format_cents, round_cost, to_cents
+from billing.ledger.money import format_cents, round_cost, to_cents
 
 register = template.Library()
 

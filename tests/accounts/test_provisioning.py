@@ -12,8 +12,8 @@ from accounts.services import (
     provisioning_run,
     signup_register,
 )
+from billing.ledger import billing_account_ensure, prepaid_enable
 from billing.models import BillingAccount
-from billing.services import billing_account_ensure, prepaid_enable
 from clusters.models import Cluster
 from tests.accounts.fakes import STRIPE_OBJECTS
 
@@ -364,7 +364,7 @@ def test_the_sweeper_finds_runs_whose_task_was_lost(db):
 def test_a_prepaid_account_switched_to_postpaid_gets_its_subscription(
     hopsworks, stripe_fake, cluster, staff, django_capture_on_commit_callbacks
 ):
-    from billing.services import prepaid_disable
+    from billing.ledger import prepaid_disable
     from config.celery import app
 
     user = User.objects.create_user("alice@example.com", None, auth0_subject="auth0|alice")

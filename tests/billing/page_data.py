@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from billing.ledger.money import to_cents
 from billing.models import BillingAccount, CreditTransaction, Funding, Resource, TransactionKind
-from billing.money import to_cents
 from clusters.models import Cluster
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
+from billing.ledger import credits_grant
+from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
-from billing.selectors import billing_today
-from billing.services import credits_grant
 from tests.billing.page_data import clusters_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
 

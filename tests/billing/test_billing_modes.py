@@ -8,15 +8,15 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import BillingModeChange, CreditTransaction
-from billing.services import (
+from billing.ledger import (
     billing_account_ensure,
     billing_modes_on,
     credits_record_purchase,
     prepaid_disable,
     prepaid_enable,
 )
-from billing.services.stripe_sync import usage_sync_stripe
+from billing.models import BillingModeChange, CreditTransaction
+from billing.payments.stripe_sync import usage_sync_stripe
 from clusters.models import Cluster
 from tests.billing.test_stripe_sync import accept_events, sent
 from usage.models import UsageDay

@@ -63,3 +63,10 @@ def test_demo_loads_and_reruns_without_duplicates(db):
     run("demo")
     assert UsageDay.objects.count() == days
     assert CreditTransaction.objects.count() == txs
+
+
+def test_demo_refuses_to_run_in_production(db, settings):
+    settings.IS_PRODUCTION = True
+    with pytest.raises(CommandError, match="production"):
+        run("demo")
+    assert not UsageDay.objects.exists()

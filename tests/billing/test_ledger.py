@@ -8,13 +8,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.models import (
-    AccountStatus,
-    CreditTransaction,
-    ImmutableRowError,
-    TransactionKind,
-)
-from billing.services import (
+from billing.ledger import (
     BillingError,
     IdempotencyConflict,
     InvalidAmount,
@@ -26,7 +20,13 @@ from billing.services import (
     credits_record_purchase,
     credits_refund,
 )
-from billing.services.lots import lots_remaining
+from billing.ledger.lots import lots_remaining
+from billing.models import (
+    AccountStatus,
+    CreditTransaction,
+    ImmutableRowError,
+    TransactionKind,
+)
 
 
 def remaining(account) -> set[tuple[str, int]]:

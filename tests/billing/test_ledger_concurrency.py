@@ -8,13 +8,13 @@ import pytest
 from django.db import connection
 from django.db.models import Count, Sum
 
-from billing.models import BillingAccount, CreditTransaction
-from billing.services import (
+from billing.ledger import (
     IdempotencyConflict,
     credits_deduct_usage,
     credits_grant,
     credits_record_purchase,
 )
+from billing.models import BillingAccount, CreditTransaction
 
 THREADS = 24
 

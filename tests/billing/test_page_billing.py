@@ -10,9 +10,9 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import ProvisioningRun
+from billing.ledger import billing_account_ensure, credits_grant
+from billing.ledger.calendar import billing_today, month_bounds
 from billing.models import AccountStatus, BillingAccount
-from billing.selectors import billing_today, month_bounds
-from billing.services import billing_account_ensure, credits_grant
 from tests.billing.page_data import DAY_LINES, clusters_make, ledger_make, usage_make
 
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from billing.selectors import billing_today
-from billing.services import credits_grant
+from billing.ledger import credits_grant
+from billing.ledger.calendar import billing_today
 from tests.billing.page_data import clusters_make, usage_make
 from usage.models import UsageDay
 

@@ -7,8 +7,8 @@ import pytest
 import responses
 from django.test import override_settings
 
+from billing.ledger import credits_record_purchase
 from billing.models import CreditPurchase
-from billing.services import credits_record_purchase
 
 STRIPE = "https://stripe.test"
 SESSIONS = f"{STRIPE}/v1/checkout/sessions"

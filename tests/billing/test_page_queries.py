@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import pytest
 
+from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
-from billing.selectors import billing_today
 from tests.billing.page_data import clusters_make, ledger_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
 

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from billing.ledger import PriceNotFound, cost_of, price_lookup
+from billing.ledger.money import to_cents
 from billing.models import CustomPrice, Price, Resource
-from billing.money import to_cents
-from billing.services import PriceNotFound, cost_of, price_lookup
 
 
 def test_catalogue_price_in_effect_on_the_day(catalogue, prepaid_account):

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from billing.ledger import InvalidAmount
 from billing.models import BillingAccount, CreditPurchase
-from billing.services import InvalidAmount, validate_purchase_amount
+from billing.payments import validate_purchase_amount
 from tests.stripe_fakes import (
     API,
     checkout_session,

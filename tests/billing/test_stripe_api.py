@@ -1,4 +1,4 @@
-"""billing/stripe_api.py against the fake wire: the pinned version, typed errors, and
+"""billing/payments/gateway.py against the fake wire: the pinned version, typed errors, and
 customer/subscription create-or-find keyed by our account id."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from urllib.parse import parse_qsl
 
 import pytest
 
-from billing import stripe_api
 from billing.models import BillingAccount
+from billing.payments import gateway
 from tests.stripe_fakes import API, stripe_object
 
 pytestmark = pytest.mark.django_db
@@ -24,18 +24,18 @@ def search(items):
 
 def test_every_call_carries_the_pinned_api_version(stripe_http):
     stripe_http.get(f"{API}/v1/checkout/sessions/cs_1", json=stripe_object("checkout.session"))
-    stripe_api.checkout_session_retrieve("cs_1")
-    assert stripe_http.calls[0].request.headers["Stripe-Version"] == stripe_api.API_VERSION
+    gateway.checkout_session_retrieve("cs_1")
+    assert stripe_http.calls[0].request.headers["Stripe-Version"] == gateway.API_VERSION
 
 
 @pytest.mark.parametrize(
     "status, error",
     [
-        (429, stripe_api.StripeUnavailable),
-        (500, stripe_api.StripeUnavailable),
-        (503, stripe_api.StripeUnavailable),
-        (400, stripe_api.StripeRequestRefused),
-        (404, stripe_api.StripeRequestRefused),
+        (429, gateway.StripeUnavailable),
+        (500, gateway.StripeUnavailable),
+        (503, gateway.StripeUnavailable),
+        (400, gateway.StripeRequestRefused),
+        (404, gateway.StripeRequestRefused),
     ],
 )
 def test_stripe_failures_become_our_typed_errors(stripe_http, status, error):
@@ -43,20 +43,20 @@ def test_stripe_failures_become_our_typed_errors(stripe_http, status, error):
         f"{API}/v1/checkout/sessions/cs_1", status=status, json={"error": {"message": "x"}}
     )
     with pytest.raises(error):
-        stripe_api.checkout_session_retrieve("cs_1")
+        gateway.checkout_session_retrieve("cs_1")
 
 
 def test_a_network_failure_is_unavailable(stripe_http):
     stripe_http.get(f"{API}/v1/checkout/sessions/cs_1", body=ConnectionError("refused"))
-    with pytest.raises(stripe_api.StripeUnavailable):
-        stripe_api.checkout_session_retrieve("cs_1")
+    with pytest.raises(gateway.StripeUnavailable):
+        gateway.checkout_session_retrieve("cs_1")
 
 
 def test_without_a_key_stripe_is_not_configured(stripe_env):
     stripe_env.STRIPE_SECRET_KEY = ""
-    assert not stripe_api.is_configured()
-    with pytest.raises(stripe_api.StripeNotConfigured):
-        stripe_api.checkout_session_retrieve("cs_1")
+    assert not gateway.is_configured()
+    with pytest.raises(gateway.StripeNotConfigured):
+        gateway.checkout_session_retrieve("cs_1")
 
 
 def test_customer_ensure_creates_once_keyed_by_the_account(stripe_http, owner):
@@ -64,14 +64,14 @@ def test_customer_ensure_creates_once_keyed_by_the_account(stripe_http, owner):
     stripe_http.get(f"{API}/v1/customers/search", json=search([]))
     create = stripe_http.post(f"{API}/v1/customers", json=stripe_object("customer", id="cus_new"))
 
-    assert stripe_api.customer_ensure(account=account) == "cus_new"
+    assert gateway.customer_ensure(account=account) == "cus_new"
     body = dict(parse_qsl(create.calls[0].request.body))
     assert body["metadata[hopsbill_account_id]"] == str(account.pk)
     assert create.calls[0].request.headers["Idempotency-Key"] == f"customer:{account.pk}"
     assert BillingAccount.objects.get(pk=account.pk).stripe_customer_id == "cus_new"
 
     # Stored: no further call.
-    assert stripe_api.customer_ensure(account=account) == "cus_new"
+    assert gateway.customer_ensure(account=account) == "cus_new"
     assert len(stripe_http.calls) == 2
 
 
@@ -79,7 +79,7 @@ def test_customer_ensure_finds_a_customer_made_by_an_earlier_attempt(stripe_http
     stripe_http.get(
         f"{API}/v1/customers/search", json=search([stripe_object("customer", id="cus_old")])
     )
-    assert stripe_api.customer_ensure(account=owner.billing_account) == "cus_old"
+    assert gateway.customer_ensure(account=owner.billing_account) == "cus_old"
     assert [c.request.method for c in stripe_http.calls] == ["GET"]
 
 
@@ -93,7 +93,7 @@ def test_subscription_ensure_subscribes_to_the_metered_price(stripe_http, owner)
         f"{API}/v1/subscriptions", json=stripe_object("subscription", id="sub_new")
     )
 
-    assert stripe_api.subscription_ensure(account=account) == "sub_new"
+    assert gateway.subscription_ensure(account=account) == "sub_new"
     prices_query = dict(parse_qsl(stripe_http.calls[1].request.url.split("?")[1]))
     assert prices_query["lookup_keys[0]"] == "hopsbill_usage_cents"
     body = dict(parse_qsl(create.calls[0].request.body))
@@ -108,5 +108,5 @@ def test_subscription_ensure_without_the_catalogue_says_to_run_setup(stripe_http
     account.save()
     stripe_http.get(f"{API}/v1/subscriptions", json=listing([]))
     stripe_http.get(f"{API}/v1/prices", json=listing([]))
-    with pytest.raises(stripe_api.StripeRequestRefused, match="setup_stripe"):
-        stripe_api.subscription_ensure(account=account)
+    with pytest.raises(gateway.StripeRequestRefused, match="setup_stripe"):
+        gateway.subscription_ensure(account=account)

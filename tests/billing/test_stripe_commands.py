@@ -14,9 +14,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from billing.ledger import credits_record_purchase
 from billing.models import BillingAccount, CreditPurchase, MeterReport
-from billing.services import credits_record_purchase
-from billing.services.reconcile import stripe_reconcile
+from billing.payments.reconcile import stripe_reconcile
 from clusters.models import Cluster
 from tests.stripe_fakes import API, checkout_session, stripe_object
 from usage.models import UsageDay

@@ -9,9 +9,10 @@ from urllib.parse import parse_qsl
 import pytest
 from django.conf import settings
 
-from billing import stripe_api
+from billing.ledger.calendar import day_noon
 from billing.models import MeterReport
-from billing.services.stripe_sync import day_timestamp, usage_sync_stripe
+from billing.payments import gateway
+from billing.payments.stripe_sync import usage_sync_stripe
 from clusters.models import Cluster
 from tests.stripe_fakes import API, stripe_object
 from usage.models import UsageDay
@@ -251,10 +252,10 @@ def test_a_single_day_can_be_synced_on_its_own(stripe_http, postpaid, cluster):
 
 def test_the_event_timestamp_is_the_days_noon_in_the_billing_time_zone(settings):
     settings.BILLING_TIME_ZONE = "Europe/Stockholm"
-    assert day_timestamp(date(2026, 11, 20)) == datetime(2026, 11, 20, 11, tzinfo=UTC)
+    assert day_noon(date(2026, 11, 20)) == datetime(2026, 11, 20, 11, tzinfo=UTC)
 
 
 def test_without_stripe_configured_the_sync_says_so(stripe_env):
     stripe_env.STRIPE_SECRET_KEY = ""
-    with pytest.raises(stripe_api.StripeNotConfigured):
+    with pytest.raises(gateway.StripeNotConfigured):
         usage_sync_stripe(now=NOW)

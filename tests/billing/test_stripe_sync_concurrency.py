@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 
 from billing.models import MeterReport
-from billing.services.stripe_sync import usage_sync_stripe
+from billing.payments.stripe_sync import usage_sync_stripe
 from clusters.models import Cluster
 from tests.stripe_fakes import API, stripe_object
 from usage.models import UsageDay

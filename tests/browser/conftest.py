@@ -57,8 +57,8 @@ def screenshot(page):
 
 @pytest.fixture
 def demo(transactional_db):
-    from billing.demo import demo_load
-    from billing.selectors import billing_today
+    from billing.dev.demo import demo_load
+    from billing.ledger.calendar import billing_today
 
     return demo_load(today=billing_today())
 

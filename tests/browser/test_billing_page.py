@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from accounts.models import User
+from billing.ledger.money import format_cents
 from billing.models import BillingAccount
-from billing.money import format_cents
 
 pytestmark = pytest.mark.browser
 

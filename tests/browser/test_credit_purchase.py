@@ -11,8 +11,8 @@ import requests
 from playwright.sync_api import expect
 
 from accounts.models import User
+from billing.ledger.money import format_cents
 from billing.models import CreditPurchase
-from billing.money import format_cents
 from tests.browser.fake_stripe import FakeStripe
 from tests.stripe_fakes import WEBHOOK_SECRET, sign, stripe_event
 

@@ -102,7 +102,7 @@ def test_the_broker_check_names_the_failure(broker_down):
 def test_switching_prepaid_off_records_the_subscription_follow_up_with_the_switch(
     prepaid_account, staff, broker_down, committed
 ):
-    from billing.services import prepaid_disable
+    from billing.ledger import prepaid_disable
 
     with committed():
         prepaid_disable(account=prepaid_account, changed_by=staff, reason="invoices")
@@ -114,7 +114,7 @@ def test_switching_prepaid_off_records_the_subscription_follow_up_with_the_switc
 
 
 def test_a_failed_switch_records_no_follow_up(prepaid_account, staff, committed):
-    from billing.services import prepaid_disable
+    from billing.ledger import prepaid_disable
 
     with pytest.raises(RuntimeError), committed(), transaction.atomic():
         prepaid_disable(account=prepaid_account, changed_by=staff, reason="invoices")

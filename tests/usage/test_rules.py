@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
+from billing.ledger.calendar import day_bounds
 from tests.fakes.kube_server import container, pod
 from usage.services.rules import (
     ClockSkew,
     MalformedPod,
-    day_bounds,
     hours_within,
     pod_facts,
     running_interval,

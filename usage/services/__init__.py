@@ -16,15 +16,12 @@ from __future__ import annotations
 from usage.services.collection import usage_collect_day
 from usage.services.locks import cluster_day_lock, cluster_day_lock_key
 from usage.services.report import usage_report
-from usage.services.rules import billing_today, day_bounds
 from usage.services.sampler import usage_sample
 from usage.services.scheduling import usage_collect_enqueue, usage_default_day, usage_sample_enqueue
 
 __all__ = [
-    "billing_today",
     "cluster_day_lock",
     "cluster_day_lock_key",
-    "day_bounds",
     "usage_collect_day",
     "usage_collect_enqueue",
     "usage_default_day",

@@ -13,9 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from billing.models import BillingAccount, BillingMode, CustomPrice
-from billing.money import round_cost, to_cents
-from billing.services import (
+from billing.ledger import (
     BillingError,
     PriceNotFound,
     billing_modes_on_day,
@@ -23,6 +21,9 @@ from billing.services import (
     credits_deduct_usage,
     price_lookup,
 )
+from billing.ledger.calendar import day_bounds
+from billing.ledger.money import round_cost, to_cents
+from billing.models import BillingAccount, BillingMode, CustomPrice
 from clusters.hopsworks import HopsworksClient, HopsworksError
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
@@ -30,7 +31,6 @@ from usage.models import CollectionRun, CollectionStatus, UsageDay, UsageLineIte
 from usage.services.locks import cluster_day_lock
 from usage.services.ownership import ProjectOwner, ownership_resolve
 from usage.services.rollup import ComputeRollup, compute_rollup
-from usage.services.rules import day_bounds
 from usage.services.sampler import pods_prune, pods_record
 from usage.services.sources import (
     STORAGE,

@@ -6,8 +6,8 @@ from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 
+from billing.ledger.money import round_cost
 from billing.models import Resource
-from billing.money import round_cost
 from usage.models import UsageDay
 from usage.services.sources import API_CALLS, STORAGE
 

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 from django.db.models import Q
 
+from billing.ledger.calendar import day_bounds
 from billing.models import Resource
 from usage.models import PodRecord
-from usage.services.rules import ClockSkew, day_bounds, hours_within, running_interval
+from usage.services.rules import ClockSkew, hours_within, running_interval
 
 COMPUTE = (
     Resource.INSTANCE_HOURS,

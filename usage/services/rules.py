@@ -23,11 +23,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
-from django.conf import settings
 from kubernetes.utils import parse_quantity
 
 GIB = Decimal(2**30)
@@ -145,23 +143,6 @@ def _timestamp(value) -> datetime | None:
     except ValueError:
         return None
     return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def billing_zone() -> ZoneInfo:
-    return ZoneInfo(settings.BILLING_TIME_ZONE)
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """[start, end) of a billing day in UTC (rule 4). In UTC, because Python subtracts two
-    datetimes of the same zone by wall clock, which would give a DST day 24 hours."""
-    zone = billing_zone()
-    start = datetime.combine(day, time.min, tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def billing_today(now: datetime) -> date:
-    return now.astimezone(billing_zone()).date()
 
 
 def running_interval(

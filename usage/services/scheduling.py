@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 
 from django.utils import timezone
 
+from billing.ledger.calendar import billing_today
 from clusters.models import Cluster
 from jobs.services import task_send
-from usage.services.rules import billing_today
 
 
 def usage_default_day(*, now: datetime | None = None) -> date:

@@ -20,13 +20,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 
+from billing.ledger.calendar import day_bounds
+from billing.ledger.money import round_cost
 from billing.models import Resource
-from billing.money import round_cost
 from clusters.kube import KubeClient, KubeError, Unauthorized, Unreachable
 from clusters.models import Cluster, StorageSource
 from clusters.prometheus import PrometheusError, prometheus_query
 from usage.services.ownership import ProjectOwner
-from usage.services.rules import GIB, day_bounds
+from usage.services.rules import GIB
 
 STORAGE = {
     "featureStore": Resource.STORAGE_FEATURE_STORE,

@@ -3,8 +3,8 @@ from __future__ import annotations
 from django.core.management.base import CommandError
 
 from accounts.models import User
+from billing.ledger import billing_account_ensure
 from billing.models import BillingAccount
-from billing.services import billing_account_ensure
 
 
 def account_for_email(email: str) -> BillingAccount:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
+from billing.ledger import credits_balance
+from billing.ledger.money import format_cents
 from billing.management.commands._accounts import account_for_email
-from billing.money import format_cents
-from billing.services import credits_balance
 
 
 class Command(BaseCommand):

@@ -1,16 +1,19 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-from django.utils import timezone
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 
-from billing.demo import DEMO_PASSWORD, demo_load
+from billing.dev.demo import DEMO_PASSWORD, demo_load
+from billing.ledger.calendar import billing_today
 
 
 class Command(BaseCommand):
     help = "Load the demo data (cluster, prices, a postpaid and a prepaid user). Safe to rerun."
 
     def handle(self, *args, **options):
-        users = demo_load(today=timezone.localdate())
+        if settings.IS_PRODUCTION:
+            raise CommandError("Demo data is for development; refusing with APP_ENV=production.")
+        users = demo_load(today=billing_today())
         self.stdout.write(
             self.style.SUCCESS(f"Demo data loaded. Logins (password for all: {DEMO_PASSWORD}):")
         )

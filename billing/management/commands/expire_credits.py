@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from billing.services import credits_expire
+from billing.ledger import credits_expire
 
 
 class Command(BaseCommand):

@@ -5,9 +5,9 @@ from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
+from billing.ledger import BillingError, credits_grant
+from billing.ledger.money import format_cents, to_cents
 from billing.management.commands._accounts import account_for_email
-from billing.money import format_cents, to_cents
-from billing.services import BillingError, credits_grant
 
 
 class Command(BaseCommand):

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
 
-from billing import stripe_api
-from billing.services.reconcile import stripe_reconcile
+from billing.ledger.calendar import billing_today
+from billing.payments import gateway
+from billing.payments.reconcile import stripe_reconcile
 
 
 def _month(value: str) -> date:
@@ -20,10 +20,10 @@ class Command(BaseCommand):
         parser.add_argument("--month", type=_month, help="YYYY-MM (default: the previous month).")
 
     def handle(self, *args, **options):
-        month = options["month"] or (timezone.localdate().replace(day=1) - timedelta(days=1))
+        month = options["month"] or (billing_today().replace(day=1) - timedelta(days=1))
         try:
             found = stripe_reconcile(month=month)
-        except stripe_api.StripeError as exc:
+        except gateway.StripeError as exc:
             raise CommandError(str(exc)) from exc
         for discrepancy in found:
             self.stdout.write(str(discrepancy))

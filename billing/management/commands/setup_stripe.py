@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import stripe_api
+from billing.payments import gateway
 
 
 class Command(BaseCommand):
@@ -14,25 +14,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            usage_product = stripe_api.product_ensure(key="hopsbill_usage", name="Hopsworks usage")
-            meter = stripe_api.meter_ensure(
+            usage_product = gateway.product_ensure(key="hopsbill_usage", name="Hopsworks usage")
+            meter = gateway.meter_ensure(
                 event_name=settings.STRIPE_METER_EVENT_NAME,
                 display_name="Hopsworks usage (cents)",
             )
             prices = [
-                stripe_api.metered_price_ensure(
+                gateway.metered_price_ensure(
                     lookup_key=key,
                     product_id=usage_product,
                     meter_id=meter,
                     unit_amount_decimal="1",
                     currency=settings.BILLING_CURRENCY,
                 )
-                for key in stripe_api.metered_price_lookup_keys()
+                for key in gateway.metered_price_lookup_keys()
             ]
-            credits_product = stripe_api.product_ensure(
+            credits_product = gateway.product_ensure(
                 key="hopsbill_credits", name="Hopsworks credits"
             )
-        except stripe_api.StripeError as exc:
+        except gateway.StripeError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"usage product {usage_product}")
         self.stdout.write(f"meter {meter} ({settings.STRIPE_METER_EVENT_NAME})")

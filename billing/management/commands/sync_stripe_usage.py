@@ -4,8 +4,8 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing import stripe_api
-from billing.services.stripe_sync import usage_sync_stripe
+from billing.payments import gateway
+from billing.payments.stripe_sync import usage_sync_stripe
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         try:
             result = usage_sync_stripe(day=options["date"])
-        except stripe_api.StripeNotConfigured as exc:
+        except gateway.StripeNotConfigured as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"sent {result.sent}, failed {result.failed}, stale {result.stale}, "

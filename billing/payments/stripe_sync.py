@@ -29,19 +29,20 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import stripe_api
+from billing.ledger.accounts import billing_modes_on
+from billing.ledger.calendar import day_noon
+from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, MeterReport
-from billing.money import to_cents
-from billing.services.accounts import billing_modes_on
+from billing.payments import gateway
+from usage.models import CollectionStatus, UsageDay
 
 logger = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -
     that were postpaid days: a day the account spent prepaid is charged to credits instead."""
     now = now or timezone.now()
     result = SyncResult()
-    if not stripe_api.is_configured():
-        raise stripe_api.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    if not gateway.is_configured():
+        raise gateway.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
     accounts = (
         BillingAccount.objects.filter(stripe_customer_id__isnull=False)
         .exclude(stripe_customer_id="")
@@ -95,7 +96,7 @@ def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -
                     result.skipped_accounts.append(account.pk)
                     continue
                 account_sync_stripe(account=account, day=day, now=now, result=result)
-        except stripe_api.StripeUnavailable as exc:
+        except gateway.StripeUnavailable as exc:
             result.stopped = str(exc)
             logger.warning("usage sync stopped: %s", exc)
             break
@@ -123,8 +124,6 @@ def account_sync_stripe(
 
 def _day_targets(account: BillingAccount, day: date | None, now: datetime) -> dict[date, int]:
     """{usage date: whole cents to report}, the rounding remainder carried within each month."""
-    from usage.models import CollectionStatus, UsageDay
-
     if day is not None:
         first, last = day.replace(day=1), day
     else:
@@ -165,7 +164,7 @@ def _plan_day(
     delta = target - (accounted or 0)
     if delta == 0:
         return
-    stamp = day_timestamp(usage_date)
+    stamp = day_noon(usage_date)
     if stamp < now - STRIPE_WINDOW:
         _new_row(account, usage_date, delta, MeterReport.Status.STALE, _stale_note(delta))
         result.stale += 1
@@ -191,7 +190,7 @@ def _cancellable(reports, now: datetime) -> bool:
 
 def _cancel_day(reports, now: datetime, result: SyncResult) -> None:
     for report in reports.filter(status=MeterReport.Status.SENT).order_by("revision"):
-        answer = stripe_api.meter_event_cancel(
+        answer = gateway.meter_event_cancel(
             event_name=report.event_name, identifier=report.identifier
         )
         report.status = MeterReport.Status.CANCELED
@@ -213,7 +212,7 @@ def _new_row(
         identifier=f"hopsbill-{account.pk}-{usage_date:%Y%m%d}-r{revision}",
         event_name=settings.STRIPE_METER_EVENT_NAME,
         value=value,
-        timestamp=day_timestamp(usage_date),
+        timestamp=day_noon(usage_date),
         status=status,
         error=note,
     )
@@ -233,11 +232,6 @@ def _manual_note(delta: int) -> str:
     )
 
 
-def day_timestamp(usage_date: date) -> datetime:
-    """The moment a usage day's meter event carries: its noon in BILLING_TIME_ZONE."""
-    return datetime.combine(usage_date, time(12), tzinfo=ZoneInfo(settings.BILLING_TIME_ZONE))
-
-
 # --- sending --------------------------------------------------------------------------------
 
 
@@ -249,17 +243,17 @@ def _send(report: MeterReport, account: BillingAccount, now: datetime, result: S
         return
     report.attempts += 1
     try:
-        answer = stripe_api.meter_event_create(
+        answer = gateway.meter_event_create(
             event_name=report.event_name,
             customer_id=account.stripe_customer_id,
             value=report.value,
             identifier=report.identifier,
             timestamp=int(report.timestamp.timestamp()),
         )
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         _failed(report, now, exc)
         result.failed += 1
-        if isinstance(exc, stripe_api.StripeUnavailable):
+        if isinstance(exc, gateway.StripeUnavailable):
             raise
         return
     report.status, report.error, report.sent_at = MeterReport.Status.SENT, "", now

@@ -8,11 +8,11 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
-from billing import stripe_api
+from billing.ledger.errors import BillingError, InvalidAmount, PrepaidNotAllowed
+from billing.ledger.money import format_cents
+from billing.ledger.postings import credits_record_purchase
 from billing.models import BillingAccount, CreditPurchase
-from billing.money import format_cents
-from billing.services.errors import BillingError, InvalidAmount, PrepaidNotAllowed
-from billing.services.ledger import credits_record_purchase
+from billing.payments import gateway
 
 logger = logging.getLogger(__name__)
 
@@ -34,13 +34,13 @@ def credits_purchase_start(*, account: BillingAccount, amount_cents: int) -> Cre
     if not (settings.PREPAID_FEATURE_ENABLED and account.is_prepaid):
         raise PrepaidNotAllowed("Only prepaid accounts can buy credits.")
     validate_purchase_amount(amount_cents)
-    if not stripe_api.is_configured():
-        raise stripe_api.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    if not gateway.is_configured():
+        raise gateway.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
     purchase = CreditPurchase.objects.create(
         account=account, amount_cents=amount_cents, currency=account.currency
     )
     try:
-        session_id, url = stripe_api.checkout_session_create(
+        session_id, url = gateway.checkout_session_create(
             purchase_id=purchase.pk,
             customer_id=account.stripe_customer_id,
             account_id=account.pk,
@@ -49,7 +49,7 @@ def credits_purchase_start(*, account: BillingAccount, amount_cents: int) -> Cre
             success_url=f"{settings.SITE_URL}/billing/credits/success/?purchase={purchase.pk}",
             cancel_url=f"{settings.SITE_URL}/billing/credits/cancel/?purchase={purchase.pk}",
         )
-    except stripe_api.StripeError as exc:
+    except gateway.StripeError as exc:
         # Kept, not deleted: the attempt and why it failed stay visible; no money moved.
         purchase.status = CreditPurchase.Status.FAILED
         purchase.failure_reason = str(exc)
@@ -77,7 +77,7 @@ def checkout_fulfill(session_id: str) -> CreditPurchase:
     4. grant `amount_total`, what was actually paid, keyed by the session id, so the ledger
        grants it once however many deliveries race here; mark the purchase paid.
     """
-    session = stripe_api.checkout_session_retrieve(session_id)
+    session = gateway.checkout_session_retrieve(session_id)
     # No savepoint of its own: an error aborts the caller's block, and the webhook already
     # wraps every handler in one (a savepoint is a round trip per delivery).
     with transaction.atomic(savepoint=False):

@@ -25,6 +25,9 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from billing.ledger.errors import BillingError, IdempotencyConflict, InvalidAmount
+from billing.ledger.lots import Lot, lots_remaining
+from billing.ledger.money import format_cents
 from billing.models import (
     AccountStatus,
     BillingAccount,
@@ -32,9 +35,6 @@ from billing.models import (
     Funding,
     TransactionKind,
 )
-from billing.money import format_cents
-from billing.services.errors import BillingError, IdempotencyConflict, InvalidAmount
-from billing.services.lots import Lot, lots_remaining
 
 logger = logging.getLogger(__name__)
 
@@ -296,7 +296,7 @@ def credits_refund(
 
 def credits_expire(*, now: datetime | None = None) -> list[CreditTransaction]:
     """Post an `expiry` for the unused remainder of every promotional grant past its expiry.
-    The remainder comes from replaying the ledger (billing.services.lots)."""
+    The remainder comes from replaying the ledger (billing.ledger.lots)."""
     now = now or timezone.now()
     accounts = (
         CreditTransaction.objects.filter(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from billing import api
+from billing.portal import api
 
 urlpatterns = [
     path("purchase-credits", api.PurchaseCreditsApi.as_view(), name="api-purchase-credits"),

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
 
+from billing.ledger.calendar import day_start
+from billing.ledger.errors import PrepaidNotAllowed
 from billing.models import BillingAccount, BillingMode, BillingModeChange
-from billing.services.errors import PrepaidNotAllowed
 from jobs.services import task_enqueue
 
 
@@ -95,8 +95,7 @@ def _mode_changes(account_ids: list[int]) -> dict[int, list[tuple[datetime, str,
 
 
 def _mode_at(changes: list[tuple[datetime, str, str]], current: str, day: date) -> str:
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    day_end = datetime.combine(day + timedelta(days=1), time.min, tzinfo=zone)
+    day_end = day_start(day + timedelta(days=1))
     applied = [to_mode for at, _, to_mode in changes if at < day_end]
     if applied:
         return applied[-1]

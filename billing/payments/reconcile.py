@@ -5,16 +5,17 @@ against what we measured. Each mismatch is one Discrepancy; none means consisten
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db.models import Q, Sum
 
-from billing import stripe_api
+from billing.ledger.calendar import month_window, window_days
+from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
-from billing.money import to_cents
+from billing.payments import gateway
+from usage.models import CollectionStatus, UsageDay
 
 SESSION_PREFIX = "checkout_session:"
 # Checkout Sessions live at most 24 h: one paid on the 1st may have been opened the day before.
@@ -35,15 +36,8 @@ class Discrepancy:
         return f"{self.kind}: {who}{self.ref} ours={self.ours} stripe={self.stripe} {self.detail}"
 
 
-def month_bounds(month: date) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    first = month.replace(day=1)
-    following = (first + timedelta(days=32)).replace(day=1)
-    return datetime.combine(first, time(), zone), datetime.combine(following, time(), zone)
-
-
 def stripe_reconcile(*, month: date) -> list[Discrepancy]:
-    start, end = month_bounds(month)
+    start, end = month_window(month)
     return _purchases(start, end) + _usage(start, end)
 
 
@@ -53,7 +47,7 @@ def stripe_reconcile(*, month: date) -> list[Discrepancy]:
 def _purchases(start: datetime, end: datetime) -> list[Discrepancy]:
     sessions = {
         s.id: s
-        for s in stripe_api.checkout_sessions_list(
+        for s in gateway.checkout_sessions_list(
             created_gte=int((start - SESSION_LOOKBACK).timestamp()),
             created_lt=int(end.timestamp()),
         )
@@ -156,7 +150,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
             )
         if not account.stripe_customer_id:
             continue
-        meter = meter or stripe_api.meter_find(event_name=settings.STRIPE_METER_EVENT_NAME)
+        meter = meter or gateway.meter_find(event_name=settings.STRIPE_METER_EVENT_NAME)
         if meter is None:
             found.append(
                 Discrepancy(
@@ -169,7 +163,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
                 )
             )
             continue
-        billed = stripe_api.meter_usage_total(
+        billed = gateway.meter_usage_total(
             meter_id=meter.id,
             customer_id=account.stripe_customer_id,
             start_time=int(start.timestamp()),
@@ -190,10 +184,7 @@ def _usage(start: datetime, end: datetime) -> list[Discrepancy]:
 
 
 def _measured_cents(account: BillingAccount, start: datetime, end: datetime) -> int:
-    from usage.models import CollectionStatus, UsageDay
-
-    zone = ZoneInfo(settings.BILLING_TIME_ZONE)
-    first, last = start.astimezone(zone).date(), (end.astimezone(zone) - timedelta(days=1)).date()
+    first, last = window_days(start, end)
     total = UsageDay.objects.filter(
         user_id=account.user_id, status=CollectionStatus.COMPLETE, date__gte=first, date__lte=last
     ).aggregate(c=Sum("cost"))["c"]

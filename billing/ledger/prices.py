@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import date
 from decimal import Decimal
 
 from django.db.models import Q
 
+from billing.ledger.calendar import days_in_month
+from billing.ledger.errors import PriceNotFound
+from billing.ledger.money import round_cost
 from billing.models import BillingAccount, CustomPrice, Price, Resource
-from billing.money import round_cost
-from billing.services.errors import PriceNotFound
 
 
 def price_lookup(
@@ -60,8 +60,7 @@ def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date)
     """Cost of one day's quantity. Storage is measured in GB and priced per GB-month, so a day
     costs 1/(days in that month); API calls are counted singly and priced per 1,000."""
     if resource in _STORAGE:
-        days_in_month = calendar.monthrange(day.year, day.month)[1]
-        return round_cost(quantity * unit_price / days_in_month)
+        return round_cost(quantity * unit_price / days_in_month(day))
     if resource in _API_CALLS:
         return round_cost(quantity * unit_price / 1000)
     return round_cost(quantity * unit_price)

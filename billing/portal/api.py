@@ -8,14 +8,13 @@ from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import stripe_api
-from billing.services import (
+from billing.ledger import (
     BillingError,
     InvalidAmount,
     PrepaidNotAllowed,
     billing_account_ensure,
-    credits_purchase_start,
 )
+from billing.payments import credits_purchase_start, gateway
 from config.cron import broker_unavailable, cron_denial
 from jobs.services import BrokerUnavailable, task_send
 
@@ -57,11 +56,11 @@ class PurchaseCreditsApi(APIView):
             return _error(str(exc), 403)
         except InvalidAmount as exc:
             return Response({"amount": [str(exc)]}, status=400)
-        except stripe_api.StripeNotConfigured as exc:
+        except gateway.StripeNotConfigured as exc:
             return _error(str(exc), 503)
-        except stripe_api.StripeUnavailable as exc:
+        except gateway.StripeUnavailable as exc:
             return _error(f"{exc}. Nothing was charged; please try again shortly.", 503)
-        except stripe_api.StripeRequestRefused as exc:
+        except gateway.StripeRequestRefused as exc:
             return _error(str(exc), 502)
         except BillingError as exc:
             return _error(str(exc), 400)

@@ -1,4 +1,4 @@
-"""The billing pages: thin doors into billing.selectors (reads) and billing.services (writes)."""
+"""The billing pages: thin doors into the portal selectors (reads) and billing.ledger (writes)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,14 @@ from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing import fragments, selectors, stripe_api
-from billing.charts import daily_cost_chart
-from billing.forms import CreditPurchaseForm, DaysForm, MonthForm
+from billing.ledger import BillingError
+from billing.ledger.calendar import billing_today, month_bounds
+from billing.ledger.money import format_cents
 from billing.models import AccountStatus, CreditPurchase
-from billing.money import format_cents
-from billing.services import BillingError, credits_purchase_start
+from billing.payments import credits_purchase_start, gateway
+from billing.portal import fragments, selectors
+from billing.portal.charts import daily_cost_chart
+from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
 
 logger = logging.getLogger(__name__)
 
@@ -39,9 +41,9 @@ def billing_page(request):
     days_form = DaysForm(request.GET)
     days = (days_form.cleaned_data.get("days") if days_form.is_valid() else None) or 30
     month_form = MonthForm(request.GET)
-    today = selectors.billing_today()
+    today = billing_today()
     month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
-    first, last = selectors.month_bounds(month)
+    first, last = month_bounds(month)
 
     account, version = selectors.account_with_version(request.user)
     prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
@@ -194,7 +196,7 @@ def export_csv(request):
     if not form.is_valid() or form.cleaned_data.get("month") is None:
         errors = form.errors.get("month") or ["Choose a month (YYYY-MM)."]
         return HttpResponseBadRequest(f"month: {errors[0]}", content_type="text/plain")
-    first, last = selectors.month_bounds(form.cleaned_data["month"])
+    first, last = month_bounds(form.cleaned_data["month"])
     rows = selectors.usage_lines_for_export(user=request.user, first=first, last=last)
     filename = f"hopsbill-usage-{first:%Y-%m}.csv"
     response = StreamingHttpResponse(
@@ -253,15 +255,15 @@ def credits_buy(request):
         raise PermissionDenied("Credits are for prepaid accounts.")
     data = request.POST if request.method == "POST" else None
     form = CreditPurchaseForm(data, currency=account.currency)
-    stripe_ready = stripe_api.is_configured()
+    stripe_ready = gateway.is_configured()
     if request.method == "POST" and form.is_valid():
         try:
             purchase = credits_purchase_start(
                 account=account, amount_cents=form.cleaned_data["amount_cents"]
             )
-        except stripe_api.StripeNotConfigured:
+        except gateway.StripeNotConfigured:
             messages.error(request, "Card payments are not set up on this server yet.")
-        except stripe_api.StripeError as exc:
+        except gateway.StripeError as exc:
             logger.warning("checkout session failed for account %s: %s", account.pk, exc)
             messages.error(
                 request, "The payment service is not answering. Please try again in a minute."

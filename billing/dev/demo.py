@@ -9,9 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 
 from accounts.models import User
-from billing.models import BillingModeChange, Price, Resource
-from billing.money import round_cost, to_cents
-from billing.services import (
+from billing.ledger import (
     billing_account_ensure,
     cost_of,
     credits_deduct_usage,
@@ -20,6 +18,8 @@ from billing.services import (
     prepaid_enable,
     price_lookup,
 )
+from billing.ledger.money import round_cost, to_cents
+from billing.models import BillingModeChange, Price, Resource
 from clusters.models import Cluster
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from billing import views
+from billing.portal import views
 
 urlpatterns = [
     path("", views.home, name="home"),

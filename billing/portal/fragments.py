@@ -10,9 +10,9 @@ from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-from billing.charts import Chart
-from billing.money import format_cents, round_cost, to_cents
-from billing.selectors import UsageDayRow, UsageRow
+from billing.ledger.money import format_cents, round_cost, to_cents
+from billing.portal.charts import Chart
+from billing.portal.selectors import UsageDayRow, UsageRow
 
 NOT_MEASURED = '<span class="muted">not measured</span>'
 

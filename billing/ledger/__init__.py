@@ -1,28 +1,27 @@
-"""Billing business rules. Import from here: `from billing.services import credits_grant`.
+"""Billing business rules. Import from here: `from billing.ledger import credits_grant`.
 
 - accounts.py: billing accounts and the prepaid switch
 - prices.py: price lookup and the cost of a quantity
-- ledger.py: the credit ledger (grant, purchase, usage, adjust, refund, expire, balance)
-- purchases.py: buying credits through Stripe Checkout
+- postings.py: the credit ledger (grant, purchase, usage, adjust, refund, expire, balance)
 """
 
 from __future__ import annotations
 
-from billing.services.accounts import (
+from billing.ledger.accounts import (
     billing_account_ensure,
     billing_modes_on,
     billing_modes_on_day,
     prepaid_disable,
     prepaid_enable,
 )
-from billing.services.errors import (
+from billing.ledger.errors import (
     BillingError,
     IdempotencyConflict,
     InvalidAmount,
     PrepaidNotAllowed,
     PriceNotFound,
 )
-from billing.services.ledger import (
+from billing.ledger.postings import (
     credits_adjust,
     credits_balance,
     credits_deduct_usage,
@@ -31,8 +30,7 @@ from billing.services.ledger import (
     credits_record_purchase,
     credits_refund,
 )
-from billing.services.prices import cost_of, price_lookup
-from billing.services.purchases import credits_purchase_start, validate_purchase_amount
+from billing.ledger.prices import cost_of, price_lookup
 
 __all__ = [
     "BillingError",
@@ -50,10 +48,8 @@ __all__ = [
     "credits_expire",
     "credits_grant",
     "credits_record_purchase",
-    "credits_purchase_start",
     "credits_refund",
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",
-    "validate_purchase_amount",
 ]

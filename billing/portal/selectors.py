@@ -2,42 +2,28 @@
 database (one query per panel), so the page costs the same for a day of usage or a year.
 
 Costs here are Decimal (6 places, as stored); conversion to cents for display goes through
-billing.money."""
+billing.ledger.money."""
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Max, Q, Sum
-from django.utils import timezone
 
 from accounts.models import ProvisioningRun
+from billing.ledger.calendar import month_bounds
+from billing.ledger.money import round_cost
 from billing.models import MEASURED_UNITS, BillingAccount, CreditTransaction, Resource
-from billing.money import round_cost
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
 
 LEDGER_PAGE_SIZE = 25
 CHART_WINDOWS = (30, 90)
 INVOICE_LIMIT = 12
 ZERO = Decimal(0)
-
-
-def billing_today() -> date:
-    """Today in the billing time zone (day boundaries of usage)."""
-    return timezone.now().astimezone(ZoneInfo(settings.BILLING_TIME_ZONE)).date()
-
-
-def month_bounds(month: date) -> tuple[date, date]:
-    """First and last day of the month containing `month`."""
-    first = month.replace(day=1)
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
-    return first, last
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Forms of the billing pages and the staff panel. Amounts typed by people are dollars with at
-most two decimals; they become integer cents through billing.money and are then checked by the
-same service rule every door uses."""
+most two decimals; they become integer cents through billing.ledger.money and
+are then checked by the same service rule every door uses."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 
-from billing.money import format_cents, to_cents
-from billing.services import InvalidAmount, validate_purchase_amount
+from billing.ledger import InvalidAmount
+from billing.ledger.money import format_cents, to_cents
+from billing.payments import validate_purchase_amount
 
 PRESET_AMOUNTS_CENTS = (25_00, 50_00, 100_00, 250_00)
 CUSTOM = "custom"

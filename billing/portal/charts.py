@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from billing.money import format_cents, to_cents
-from billing.selectors import DailyCost
+from billing.ledger.money import format_cents, to_cents
+from billing.portal.selectors import DailyCost
 
 WIDTH = 720
 HEIGHT = 240

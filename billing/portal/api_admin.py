@@ -1,5 +1,5 @@
 """Staff API: GET/POST /api/admin/billing. Lists accounts with mode and balance; turns prepaid
-on or off; grants credits with a reason. Each action is a door into billing.services."""
+on or off; grants credits with a reason. Each action is a door into billing.ledger."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.api_read import ERROR, FIELD_ERRORS
-from billing.models import AccountStatus, BillingAccount, BillingMode
-from billing.services import (
+from billing.ledger import (
     BillingError,
     IdempotencyConflict,
     InvalidAmount,
@@ -23,6 +21,8 @@ from billing.services import (
     prepaid_disable,
     prepaid_enable,
 )
+from billing.models import AccountStatus, BillingAccount, BillingMode
+from billing.portal.api_read import ERROR, FIELD_ERRORS
 
 
 class AdminAccountOut(serializers.ModelSerializer):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from billing.api_admin import AdminBillingView
-from billing.api_read import BalanceView, BillingView
+from billing.portal.api_admin import AdminBillingView
+from billing.portal.api_read import BalanceView, BillingView
 
 urlpatterns = [
     path("billing", BillingView.as_view(), name="api-billing"),

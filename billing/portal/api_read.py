@@ -13,9 +13,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors
+from billing.ledger.calendar import billing_today
+from billing.ledger.money import to_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
-from billing.money import to_cents
+from billing.portal import selectors
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 FIELD_ERRORS = OpenApiResponse(
@@ -157,7 +158,7 @@ class BillingView(APIView):
         query = BillingQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = target_account(request, query.validated_data.get("account_id"))
-        today = selectors.billing_today()
+        today = billing_today()
         prepaid = is_prepaid(account)
         data = {
             "account_id": account.pk,

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
+from billing.ledger.money import format_cents
 from billing.models import AccountStatus, BillingAccount
-from billing.money import format_cents
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Development-only helpers (demo data). Nothing in the production code path imports this."""
