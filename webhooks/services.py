@@ -76,7 +76,7 @@ def _checkout_expired(event: dict) -> None:
 def _invoice_paid(event: dict) -> None:
     invoice = _obj(event)
     stripe_accounts.account_invoice_paid(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
+        account=_customer_account(event), invoice=invoice, event=event
     )
     stripe_accounts.stripe_mirror(invoice)
 
@@ -84,7 +84,7 @@ def _invoice_paid(event: dict) -> None:
 def _invoice_payment_failed(event: dict) -> None:
     invoice = _obj(event)
     stripe_accounts.account_invoice_payment_failed(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
+        account=_customer_account(event), invoice=invoice, event=event
     )
     stripe_accounts.stripe_mirror(invoice)
 
@@ -95,7 +95,7 @@ def _subscription_changed(event: dict) -> None:
         account=_customer_account(event),
         subscription=subscription,
         deleted=event["type"] == "customer.subscription.deleted",
-        apply_status=_is_latest(event),
+        event=event,
     )
     stripe_accounts.stripe_mirror(subscription)
 
@@ -110,7 +110,6 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "customer.subscription.updated": _subscription_changed,
     "customer.subscription.deleted": _subscription_changed,
 }
-CUSTOMER_STATUS_TYPES = [t for t in HANDLERS if t.startswith(("invoice.", "customer."))]
 
 
 def _customer_account(event: dict) -> BillingAccount:
@@ -118,18 +117,6 @@ def _customer_account(event: dict) -> BillingAccount:
     if account is None:  # checked on arrival; only a deleted account gets here
         raise LookupError(f"No account for Stripe customer {_obj(event).get('customer')!r}.")
     return account
-
-
-def _is_latest(event: dict) -> bool:
-    """Reordering: a status event older than one already applied for the same customer must
-    not undo it (the later event carries the newer truth)."""
-    return not WebhookEvent.objects.filter(
-        source=WebhookEvent.Source.STRIPE,
-        status=WebhookEvent.Status.PROCESSED,
-        event_type__in=CUSTOMER_STATUS_TYPES,
-        payload__data__object__customer=_obj(event).get("customer"),
-        payload__created__gt=event.get("created", 0),
-    ).exists()
 
 
 # --- pipeline -------------------------------------------------------------------------------
