@@ -15,6 +15,7 @@ from billing.ledger.calendar import month_window, window_days
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
 from billing.payments import gateway
+from config.ids import parse_id
 from usage.models import CollectionStatus, UsageDay
 
 SESSION_PREFIX = "checkout_session:"
@@ -115,7 +116,7 @@ def _account_id(session) -> int | None:
     raw = session.get("client_reference_id") or (session.get("metadata") or {}).get(
         "hopsbill_account_id"
     )
-    return int(raw) if raw and str(raw).isdigit() else None
+    return parse_id(raw)
 
 
 # --- usage ----------------------------------------------------------------------------------

@@ -233,8 +233,11 @@ def test_an_event_for_an_unknown_customer_is_refused_and_nothing_is_written(
     assert WebhookEvent.objects.count() == 0
 
 
-def test_a_checkout_session_that_names_no_account_of_ours_is_refused(client, stripe_env, owner):
-    session = checkout_session("cs_other", 999999)
+@pytest.mark.parametrize("account_id", [999999, "²", "1²", "9" * 30])
+def test_a_checkout_session_that_names_no_account_of_ours_is_refused(
+    client, stripe_env, owner, account_id
+):
+    session = checkout_session("cs_other", account_id)
     response = post_event(
         client, stripe_event("checkout.session.completed", session, event_id="evt_x")
     )
