@@ -113,9 +113,6 @@ def checkout_fulfill(session_id: str) -> CreditPurchase:
     return purchase
 
 
-fulfill_checkout = checkout_fulfill
-
-
 def checkout_fail(*, session_id: str, status: str, reason: str) -> CreditPurchase | None:
     """An async payment failed or the session expired: the purchase records it, unless it was
     paid already (a late or reordered event cannot undo a grant)."""
