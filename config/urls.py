@@ -7,12 +7,14 @@ from django.urls import include, path
 
 from accounts.forms import AdminLoginForm, LoginForm
 from config.djstripe_admin import djstripe_action_urls
+from config.health import readyz
 
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     *djstripe_action_urls(settings.ADMIN_URL),
     path(settings.ADMIN_URL, admin.site.urls),
+    path("readyz", readyz, name="readyz"),
     path("api/", include("config.api_urls")),
     path(
         "accounts/login/",
