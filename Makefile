@@ -35,6 +35,7 @@ faults: install
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	@$(PY) scripts/check_services.py

@@ -11,6 +11,7 @@ from billing.ledger.accounts import (
     billing_account_ensure,
     billing_modes_on,
     billing_modes_on_day,
+    prepaid_active,
     prepaid_disable,
     prepaid_enable,
 )
@@ -29,6 +30,7 @@ from billing.ledger.postings import (
     credits_grant,
     credits_record_purchase,
     credits_refund,
+    staff_grant_key,
 )
 from billing.ledger.prices import cost_of, price_lookup
 
@@ -49,7 +51,9 @@ __all__ = [
     "credits_grant",
     "credits_record_purchase",
     "credits_refund",
+    "prepaid_active",
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",
+    "staff_grant_key",
 ]

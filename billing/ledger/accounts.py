@@ -11,7 +11,6 @@ from django.db import transaction
 from billing.ledger.calendar import day_start
 from billing.ledger.errors import PrepaidNotAllowed
 from billing.models import BillingAccount, BillingMode, BillingModeChange
-from jobs.services import task_enqueue
 
 
 def billing_account_ensure(*, user) -> BillingAccount:
@@ -39,21 +38,17 @@ def prepaid_disable(
     *, account: BillingAccount, changed_by=None, reason: str = ""
 ) -> BillingAccount:
     """Staff withdraw the opt-in; the account goes back to postpaid. Its credits stay on the
-    ledger (visible, usable again if re-enabled). A postpaid account needs the metered Stripe
-    subscription that signup skipped for prepaid ones: that follow-up is recorded in the same
-    transaction as the switch (a PendingTask), so one never commits without the other."""
+    ledger (visible, usable again if re-enabled). The Stripe side of the switch (the metered
+    subscription) is billing.payments.subscriptions.postpaid_switch, which doors call."""
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
     account.prepaid_enabled = False
     account.save(update_fields=["prepaid_enabled", "updated_at"])
-    was_prepaid = account.is_prepaid
-    account = _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
-    if was_prepaid and not account.stripe_subscription_id:
-        task_enqueue(
-            "billing.tasks.subscription_ensure",
-            args=[account.pk],
-            key=f"subscription-ensure:{account.pk}",
-        )
-    return account
+    return _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
+
+
+def prepaid_active(account: BillingAccount) -> bool:
+    """The one "is prepaid" rule: the account bills prepaid and the feature is switched on."""
+    return account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
 
 
 def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> BillingAccount:

@@ -16,6 +16,7 @@ Ledger rules, all enforced in `_post`:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -186,6 +187,12 @@ def _send_low_balance_notice(account: BillingAccount) -> None:
         )
 
     transaction.on_commit(send)
+
+
+def staff_grant_key(*, account_id: int, request_key: str | None = None) -> str:
+    """The one key scheme for credits staff grant (panel, staff API, command): a retry with
+    the same request key grants once; no request key, a new grant every time."""
+    return f"staff-grant:{account_id}:{request_key or uuid.uuid4().hex}"
 
 
 def credits_grant(

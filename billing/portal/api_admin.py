@@ -18,10 +18,11 @@ from billing.ledger import (
     InvalidAmount,
     PrepaidNotAllowed,
     credits_grant,
-    prepaid_disable,
     prepaid_enable,
+    staff_grant_key,
 )
 from billing.models import AccountStatus, BillingAccount, BillingMode
+from billing.payments.subscriptions import postpaid_switch
 from billing.portal.api_read import ERROR, FIELD_ERRORS
 
 
@@ -149,12 +150,14 @@ class AdminBillingView(GenericAPIView):
             if data["action"] == "prepaid_enable":
                 account = prepaid_enable(account=account, changed_by=request.user, reason=reason)
             elif data["action"] == "prepaid_disable":
-                account = prepaid_disable(account=account, changed_by=request.user, reason=reason)
+                account = postpaid_switch(account=account, changed_by=request.user, reason=reason)
             else:
                 tx = credits_grant(
                     account=account,
                     amount_cents=data["amount_cents"],
-                    idempotency_key=f"staff-grant:{data['idempotency_key']}",
+                    idempotency_key=staff_grant_key(
+                        account_id=account.pk, request_key=data["idempotency_key"]
+                    ),
                     reason=reason,
                     created_by=request.user,
                     expires_at=data.get("expires_at"),

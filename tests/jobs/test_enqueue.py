@@ -102,10 +102,10 @@ def test_the_broker_check_names_the_failure(broker_down):
 def test_switching_prepaid_off_records_the_subscription_follow_up_with_the_switch(
     prepaid_account, staff, broker_down, committed
 ):
-    from billing.ledger import prepaid_disable
+    from billing.payments.subscriptions import postpaid_switch
 
     with committed():
-        prepaid_disable(account=prepaid_account, changed_by=staff, reason="invoices")
+        postpaid_switch(account=prepaid_account, changed_by=staff, reason="invoices")
     prepaid_account.refresh_from_db()
     assert prepaid_account.mode == "postpaid"
     follow_up = PendingTask.objects.get()
@@ -114,10 +114,10 @@ def test_switching_prepaid_off_records_the_subscription_follow_up_with_the_switc
 
 
 def test_a_failed_switch_records_no_follow_up(prepaid_account, staff, committed):
-    from billing.ledger import prepaid_disable
+    from billing.payments.subscriptions import postpaid_switch
 
     with pytest.raises(RuntimeError), committed(), transaction.atomic():
-        prepaid_disable(account=prepaid_account, changed_by=staff, reason="invoices")
+        postpaid_switch(account=prepaid_account, changed_by=staff, reason="invoices")
         raise RuntimeError("the staff action failed after the switch")
     prepaid_account.refresh_from_db()
     assert prepaid_account.mode == "prepaid"
