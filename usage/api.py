@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from clusters.models import Cluster
 from config.cron import broker_unavailable, cron_denial
 from jobs.services import BrokerUnavailable
-from usage.services import usage_collect_enqueue
+from usage.services import UsageDayRefused, usage_collect_enqueue, usage_day_check
 
 
 class UsageCollectApi(APIView):
@@ -24,6 +24,13 @@ class UsageCollectApi(APIView):
     class InputSerializer(serializers.Serializer):
         date = serializers.DateField(required=False)
         cluster = serializers.IntegerField(required=False, min_value=1)
+
+        def validate_date(self, value):
+            try:
+                usage_day_check(day=value)
+            except UsageDayRefused as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+            return value
 
         def validate_cluster(self, value):
             if not Cluster.objects.filter(pk=value).exists():
