@@ -57,6 +57,7 @@ from clusters.hopsworks import (
     HopsworksError,
     namespace_for,
 )
+from jobs.services import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -155,10 +156,8 @@ def _run_create(user, kind, cause, requested_by, note) -> SuspensionRun:
 
 
 def _enqueue(run_id: int) -> None:
-    from accounts.tasks import suspension_execute
-
-    # robust: a broker outage must not undo the decision; the sweeper queues the run later.
-    transaction.on_commit(lambda: suspension_execute.delay(run_id), robust=True)
+    # The run row records the intent: a broker outage delays it to the stale-run sweeper.
+    task_enqueue("accounts.tasks.suspension_execute", args=[run_id], record=False)
 
 
 # --- what the billing state asks for -----------------------------------------------------------

@@ -33,6 +33,10 @@ class BillingAccount(models.Model):
     currency = models.CharField(max_length=3, default="usd")
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    # The newest Stripe invoice/subscription event applied to the status (Unix time, event
+    # id): an older one arriving later applies nothing (billing/payments/event_order.py).
+    status_event_created = models.BigIntegerField(null=True, blank=True)
+    status_event_id = models.CharField(max_length=255, blank=True)
     # Cache of the ledger: always equal to the sum of this account's credit transactions.
     balance_cents = models.BigIntegerField(default=0)
     low_balance_notified = models.BooleanField(default=False)

@@ -31,6 +31,8 @@ def subscription_ensure(self, account_id: int) -> str:
     from billing.models import BillingAccount
     from billing.payments import gateway
 
+    if not gateway.is_configured():
+        return "stripe not configured"
     account = BillingAccount.objects.select_related("user").get(pk=account_id)
     try:
         return gateway.subscription_ensure(account=account)

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "usage",
     "clusters",
     "webhooks",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -305,7 +306,18 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = BILLING_TIME_ZONE
+# Requests publish through jobs.services: one attempt, this connect/socket timeout (s).
+TASK_SEND_TIMEOUT_SECONDS = min(env.float("TASK_SEND_TIMEOUT_SECONDS", default=1.0), 1.0)
+# The Redis result backend retries 20 times (about 19 s) when Redis is down; results are only
+# informational here, so give up at once instead of holding a worker or a request.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
 CELERY_BEAT_SCHEDULE = {
+    # Sends what a broker outage left pending (jobs.PendingTask); safe to run twice at once.
+    "pending-tasks-sweep": {
+        "task": "jobs.tasks.sweep_pending_tasks",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     "expire-credits": {
         "task": "billing.tasks.expire_credits",
         "schedule": crontab(minute=15, hour=1),

@@ -23,9 +23,9 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.tasks import suspension_sync_user
 from billing.payments import events as stripe_events
 from billing.payments import gateway
+from jobs.services import task_enqueue
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -47,23 +47,6 @@ class Outcome:
     status_code: int
     detail: str
     event: WebhookEvent | None = None
-
-
-# --- ordering -------------------------------------------------------------------------------
-
-
-def _is_latest(event: dict) -> bool:
-    """Reordering: a status event older than one already applied for the same customer must
-    not undo it (the later event carries the newer truth). Only status events are ordered."""
-    if event["type"] not in stripe_events.CUSTOMER_STATUS_TYPES:
-        return True
-    return not WebhookEvent.objects.filter(
-        source=WebhookEvent.Source.STRIPE,
-        status=WebhookEvent.Status.PROCESSED,
-        event_type__in=stripe_events.CUSTOMER_STATUS_TYPES,
-        payload__data__object__customer=event["data"]["object"].get("customer"),
-        payload__created__gt=event.get("created", 0),
-    ).exists()
 
 
 # --- pipeline -------------------------------------------------------------------------------
@@ -160,8 +143,10 @@ def _suspension_sync_later(event: dict) -> None:
         return
     user_id = stripe_events.stripe_event_user_id(event)
     if user_id is not None:
-        # robust: a broker outage only delays it to the beat sweep (suspension_sweep).
-        transaction.on_commit(lambda: suspension_sync_user.delay(user_id), robust=True)
+        # Recorded with the event's outcome, so a broker outage only delays it.
+        task_enqueue(
+            "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
+        )
 
 
 def _run_locked(stored: WebhookEvent) -> WebhookEvent:
@@ -174,7 +159,7 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
         stored.attempts += 1
         try:
             with transaction.atomic():
-                stripe_events.stripe_event_handle(stored.payload, latest=_is_latest(stored.payload))
+                stripe_events.stripe_event_handle(stored.payload)
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
             _suspension_sync_later(stored.payload)
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500

@@ -1,8 +1,8 @@
 """What each Stripe event type does to our records. webhooks/ verifies the delivery, stores it
 once and dispatches here; a handler runs once per stored event, inside its transaction.
 
-`latest` is False for a status event older than one already applied for the same customer
-(reordering): the later event carries the newer truth, so the older one must not undo it.
+Status events are ordered per account under its row lock (billing/payments/event_order.py):
+an event older than the last one applied changes no status.
 """
 
 from __future__ import annotations
@@ -24,44 +24,44 @@ def _obj(event: dict) -> dict:
     return event["data"]["object"]
 
 
-def _checkout_completed(event: dict, latest: bool) -> None:
+def _checkout_completed(event: dict) -> None:
     purchases.checkout_fulfill(_obj(event)["id"])
 
 
-def _checkout_failed(event: dict, latest: bool) -> None:
+def _checkout_failed(event: dict) -> None:
     purchases.checkout_fail(
         session_id=_obj(event)["id"], status="failed", reason="The payment failed."
     )
 
 
-def _checkout_expired(event: dict, latest: bool) -> None:
+def _checkout_expired(event: dict) -> None:
     purchases.checkout_fail(
         session_id=_obj(event)["id"], status="expired", reason="The Checkout Session expired."
     )
 
 
-def _invoice_paid(event: dict, latest: bool) -> None:
+def _invoice_paid(event: dict) -> None:
     invoice, account = _obj(event), _customer_account(event)
-    stripe_accounts.account_invoice_paid(account=account, invoice=invoice, apply_status=latest)
+    stripe_accounts.account_invoice_paid(account=account, invoice=invoice, event=event)
     dunning.dunning_invoice_paid(account=account, invoice=invoice)
     stripe_accounts.stripe_mirror(invoice)
 
 
-def _invoice_payment_failed(event: dict, latest: bool) -> None:
+def _invoice_payment_failed(event: dict) -> None:
     invoice, account = _obj(event), _customer_account(event)
-    stripe_accounts.account_invoice_payment_failed(
-        account=account, invoice=invoice, apply_status=latest
+    latest = stripe_accounts.account_invoice_payment_failed(
+        account=account, invoice=invoice, event=event
     )
     if latest:  # a failure older than a payment already applied opens no grace period
         dunning.dunning_payment_failed(account=account, invoice=invoice)
     stripe_accounts.stripe_mirror(invoice)
 
 
-def _charge_refunded(event: dict, latest: bool) -> None:
+def _charge_refunded(event: dict) -> None:
     reversals.charge_refunded(account=_customer_account(event), charge=_obj(event))
 
 
-def _dispute(event: dict, latest: bool) -> None:
+def _dispute(event: dict) -> None:
     dispute = _obj(event)
     charge = reversals.dispute_charge(dispute)
     account = stripe_accounts.stripe_customer_account(charge.customer)
@@ -73,14 +73,14 @@ def _dispute(event: dict, latest: bool) -> None:
         reversals.dispute_opened(account=account, dispute=dispute, charge=charge)
 
 
-def _customer_updated(event: dict, latest: bool) -> None:
+def _customer_updated(event: dict) -> None:
     payment_methods.payment_method_customer_updated(
         account=_customer_account(event), customer=_obj(event), created=event.get("created", 0)
     )
     stripe_accounts.stripe_mirror(_obj(event))
 
 
-def _payment_method_attached(event: dict, latest: bool) -> None:
+def _payment_method_attached(event: dict) -> None:
     payment_methods.payment_method_attached(
         account=_customer_account(event),
         payment_method=_obj(event),
@@ -88,7 +88,7 @@ def _payment_method_attached(event: dict, latest: bool) -> None:
     )
 
 
-def _payment_method_detached(event: dict, latest: bool) -> None:
+def _payment_method_detached(event: dict) -> None:
     payment_methods.payment_method_detached(
         account=_customer_account(event),
         payment_method=_obj(event),
@@ -96,24 +96,24 @@ def _payment_method_detached(event: dict, latest: bool) -> None:
     )
 
 
-def _setup_intent_succeeded(event: dict, latest: bool) -> None:
+def _setup_intent_succeeded(event: dict) -> None:
     payment_methods.payment_method_setup_succeeded(
         account=_customer_account(event), setup_intent=_obj(event), created=event.get("created", 0)
     )
 
 
-def _subscription_changed(event: dict, latest: bool) -> None:
+def _subscription_changed(event: dict) -> None:
     subscription = _obj(event)
     stripe_accounts.account_subscription_changed(
         account=_customer_account(event),
         subscription=subscription,
         deleted=event["type"] == "customer.subscription.deleted",
-        apply_status=latest,
+        event=event,
     )
     stripe_accounts.stripe_mirror(subscription)
 
 
-HANDLERS: dict[str, Callable[[dict, bool], None]] = {
+HANDLERS: dict[str, Callable[[dict], None]] = {
     "checkout.session.completed": _checkout_completed,
     "checkout.session.async_payment_succeeded": _checkout_completed,
     "checkout.session.async_payment_failed": _checkout_failed,
@@ -130,14 +130,6 @@ HANDLERS: dict[str, Callable[[dict, bool], None]] = {
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,
 }
-# Events that set a customer's account status: their order per customer matters. (Payment
-# method events are ordered on the account row itself: payment_method_event_at.)
-CUSTOMER_STATUS_TYPES = [
-    "invoice.paid",
-    "invoice.payment_failed",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-]
 # Events after which the user's suspension may have to change at once (a payment resumes; a
 # refund or dispute may push a prepaid balance below zero). The beat sweeper catches the rest.
 SUSPENSION_TRIGGERS = {
@@ -155,8 +147,8 @@ def stripe_event_handled(event_type: str) -> bool:
     return event_type in HANDLERS
 
 
-def stripe_event_handle(event: dict, *, latest: bool) -> None:
-    HANDLERS[event["type"]](event, latest)
+def stripe_event_handle(event: dict) -> None:
+    HANDLERS[event["type"]](event)
 
 
 def stripe_event_owner_problem(event: dict) -> str | None:

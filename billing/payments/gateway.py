@@ -63,8 +63,44 @@ def _client(api_key: str, api_base: str, thread_id: int) -> stripe.StripeClient:
     )
 
 
+# Stripe's documented limits; a longer value is a 400 that fails every retry.
+NAME_MAX = 256
+EMAIL_MAX = 512
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+
+
+def fit_params(params: dict) -> dict:
+    """`params` within Stripe's limits, at any depth: names cut to 256 characters, metadata
+    keys to 40 and values to 500; an email over 512 is left out (a cut address would be
+    someone else's)."""
+    fitted = {}
+    for key, value in params.items():
+        if key == "metadata" and isinstance(value, dict):
+            value = {
+                str(k)[:METADATA_KEY_MAX]: str(v)[:METADATA_VALUE_MAX] for k, v in value.items()
+            }
+        elif isinstance(value, dict):
+            value = fit_params(value)
+        elif isinstance(value, list):
+            value = [fit_params(item) if isinstance(item, dict) else item for item in value]
+        elif key == "name" and isinstance(value, str):
+            value = value[:NAME_MAX]
+        elif key == "email" and isinstance(value, str) and len(value) > EMAIL_MAX:
+            logger.warning("email over %s characters left out of a Stripe request", EMAIL_MAX)
+            continue
+        fitted[key] = value
+    return fitted
+
+
 def call(fn, *args, **kwargs):
-    """Run one SDK call and turn Stripe's exceptions into ours."""
+    """Run one SDK call, its parameters fitted to Stripe's limits, and turn Stripe's
+    exceptions into ours. (The first dict argument is the request's parameters; a second one
+    is the request options.)"""
+    if args and isinstance(args[0], dict):
+        args = (fit_params(args[0]), *args[1:])
+    elif len(args) > 1 and isinstance(args[0], str) and isinstance(args[1], dict):
+        args = (args[0], fit_params(args[1]), *args[2:])
     try:
         return fn(*args, **kwargs)
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -397,6 +433,9 @@ def webhook_signature_verify(*, payload: str, signature: str, secret: str, toler
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureInvalid(str(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        # hmac.compare_digest refuses a non-ASCII header (TypeError); a bad timestamp number.
+        raise WebhookSignatureInvalid("malformed Stripe-Signature header") from exc
 
 
 MIRRORED_OBJECTS = {

@@ -15,7 +15,8 @@ from billing.ledger import (
     billing_account_ensure,
 )
 from billing.payments import credits_purchase_start, gateway
-from config.cron import cron_denial
+from config.cron import broker_unavailable, cron_denial
+from jobs.services import BrokerUnavailable, task_send
 
 
 class PurchaseCreditsApi(APIView):
@@ -84,14 +85,17 @@ class SyncStripeApi(APIView):
         responses={
             202: inline_serializer("SyncStripeQueued", {"task_id": serializers.CharField()}),
             401: OpenApiResponse(description="Missing or wrong Bearer CRON_SECRET"),
-            503: OpenApiResponse(description="CRON_SECRET is not configured"),
+            503: OpenApiResponse(
+                description="CRON_SECRET is not configured, or the task queue is unreachable"
+            ),
         },
         auth=[],
     )
     def post(self, request):
         if denied := cron_denial(request):
             return denied
-        from billing.tasks import sync_stripe_usage
-
-        result = sync_stripe_usage.delay()
-        return Response({"task_id": result.id}, status=status.HTTP_202_ACCEPTED)
+        try:
+            task_id = task_send("billing.tasks.sync_stripe_usage")
+        except BrokerUnavailable as exc:
+            return broker_unavailable(exc)
+        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)

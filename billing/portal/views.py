@@ -25,6 +25,7 @@ from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -319,11 +320,12 @@ def _own_purchase(request) -> CreditPurchase | None:
     raw = request.GET.get("purchase", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    purchase_id = parse_id(raw)
+    if purchase_id is None:
         raise Http404("No such purchase.")
     return get_object_or_404(
         CreditPurchase.objects.select_related("account"),
-        pk=int(raw),
+        pk=purchase_id,
         account__user=request.user,
     )
 

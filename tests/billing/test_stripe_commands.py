@@ -143,11 +143,19 @@ def test_the_cron_door_is_closed_when_no_secret_is_configured(client, settings):
     assert response.status_code == 503
 
 
-def test_the_cron_door_queues_the_sync(client, settings):
+def test_the_cron_door_queues_the_sync(client, settings, broker_queue):
     settings.CRON_SECRET = "dev-cron-secret"
     response = client.post("/api/billing/sync-stripe", HTTP_AUTHORIZATION="Bearer dev-cron-secret")
     assert response.status_code == 202
     assert response.json()["task_id"]
+    assert [m.task for m in broker_queue.messages()] == ["billing.tasks.sync_stripe_usage"]
+
+
+def test_the_cron_door_answers_503_when_the_broker_is_down(client, settings, broker_down):
+    settings.CRON_SECRET = "dev-cron-secret"
+    response = client.post("/api/billing/sync-stripe", HTTP_AUTHORIZATION="Bearer dev-cron-secret")
+    assert response.status_code == 503
+    assert "Nothing was queued" in response.json()["detail"]
 
 
 def test_replay_stripe_events_command_reprocesses_failed_events(stripe_http, prepaid_account):
