@@ -13,6 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.budgets.spend import today_spend
 from billing.ledger.calendar import billing_today
 from billing.ledger.money import to_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
@@ -124,6 +125,25 @@ class BalanceOut(serializers.Serializer):
         return settings.LOW_BALANCE_THRESHOLD_CENTS
 
 
+class TodayOut(serializers.Serializer):
+    cost_cents = serializers.IntegerField(help_text="Today so far (estimate): compute only.")
+    stale = serializers.BooleanField(
+        help_text="A cluster was unreachable or not sampled recently: may be low."
+    )
+    computed_at = serializers.DateTimeField(allow_null=True)
+    by_cluster = serializers.SerializerMethodField()
+    available_cents = serializers.IntegerField(
+        allow_null=True, help_text="Prepaid: balance minus today's estimate; null otherwise."
+    )
+    runway_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Prepaid: about this many days at the last 7 days' rate; null when unknown.",
+    )
+
+    def get_by_cluster(self, obj) -> dict[str, int]:
+        return dict(obj.by_cluster)
+
+
 class BillingOut(serializers.Serializer):
     account_id = serializers.IntegerField()
     email = serializers.EmailField()
@@ -136,6 +156,7 @@ class BillingOut(serializers.Serializer):
         "failed...); null when there is none.",
     )
     balance = BalanceOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
+    today = TodayOut(help_text="Today so far (estimate), from the sampler; never charged.")
     month_to_date = MonthToDateOut()
     daily = DailyCostOut(many=True)
     recent_invoices = InvoiceOut(many=True, help_text="Postpaid accounts; empty for prepaid.")
@@ -168,6 +189,7 @@ class BillingView(APIView):
             "currency": account.currency,
             "provisioning": selectors.provisioning_status(user=account.user),
             "balance": account if prepaid else None,
+            "today": today_spend(account=account),
             "month_to_date": selectors.month_to_date(user=account.user, today=today),
             "daily": selectors.daily_costs(
                 user=account.user, today=today, days=query.validated_data["days"]

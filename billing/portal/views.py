@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.budgets.spend import today_spend
 from billing.ledger import BillingError
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents
@@ -56,6 +57,7 @@ def billing_page(request):
         "month_form": month_form,
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
+        "today_spend": today_spend(account=account),
     }
     page = request.GET.get("page")
     key = _page_cache_key(account, version, today, days, first, page, month_form.errors)
