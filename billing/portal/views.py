@@ -19,15 +19,16 @@ from django.template.loader import render_to_string
 from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
+from billing.budgets.alerts import alert_settings_of, alert_settings_set
 from billing.budgets.spend import today_spend
-from billing.ledger import BillingError
+from billing.ledger import BillingError, billing_account_ensure
 from billing.ledger.calendar import billing_today, month_bounds
-from billing.ledger.money import format_cents
-from billing.models import AccountStatus, CreditPurchase
+from billing.ledger.money import format_cents, from_cents, to_cents
+from billing.models import AccountStatus, CreditPurchase, SpendAlert
 from billing.payments import credits_purchase_start, gateway
 from billing.portal import fragments, selectors
 from billing.portal.charts import daily_cost_chart
-from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
+from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ def billing_page(request):
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
         "today_spend": today_spend(account=account),
+        **_alerts_context(account),
     }
     page = request.GET.get("page")
     key = _page_cache_key(account, version, today, days, first, page, month_form.errors)
@@ -74,6 +76,47 @@ def billing_page(request):
         panels = _lazy_panels(key + ":panels", prepaid)
     context |= panels | {"body": body}
     return render(request, "billing/page.html", context)
+
+
+def _alerts_context(account, form: AlertsForm | None = None) -> dict:
+    if form is None:
+        wanted = alert_settings_of(account=account)
+        budget = wanted.monthly_budget_cents
+        form = AlertsForm(
+            initial={
+                "monthly_budget": None if budget is None else from_cents(budget),
+                "alert_percents": ", ".join(str(p) for p in wanted.alert_percents),
+                "low_balance_thresholds": ", ".join(
+                    str(from_cents(t)) for t in wanted.low_balance_thresholds_cents
+                ),
+            }
+        )
+    history = SpendAlert.objects.filter(account=account)[:20]
+    return {"alerts_form": form, "alerts_history": history}
+
+
+@login_required
+@require_http_methods(["POST"])
+def alerts_save(request):
+    """The page's budget and alerts form: always the caller's own account."""
+    account = billing_account_ensure(user=request.user)
+    form = AlertsForm(request.POST)
+    if form.is_valid():
+        budget = form.cleaned_data["monthly_budget"]
+        try:
+            alert_settings_set(
+                account=account,
+                monthly_budget_cents=None if budget is None else to_cents(budget),
+                alert_percents=form.cleaned_data["alert_percents"],
+                low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
+            )
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your budget and alerts are saved.")
+            return redirect("billing")
+    context = {"account": account, "currency": account.currency} | _alerts_context(account, form)
+    return render(request, "billing/alerts_invalid.html", context, status=400)
 
 
 def _page_cache_key(account, version, today, days, first, page, month_errors) -> str | None:

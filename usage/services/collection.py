@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from billing.budgets.alerts import spend_alerts_check_users
 from billing.ledger import (
     BillingError,
     billing_modes_on_day,
@@ -247,4 +248,5 @@ def _deduct(days: list[UsageDay]) -> list[str]:
             )
         except BillingError as exc:
             refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
+    spend_alerts_check_users(user_ids=set(accounts))
     return refused

@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from billing.budgets.alerts import spend_alerts_check_users
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 from usage.models import PodRecord
@@ -58,6 +59,7 @@ def usage_sample(*, cluster: Cluster, now: datetime | None = None) -> SampleResu
     except KubeError:
         spend_estimate_mark_stale(cluster=cluster)
         raise
+    spend_alerts_check_users(user_ids=result.estimated_users, now=now)
     return result
 
 
