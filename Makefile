@@ -29,6 +29,7 @@ test: install chromium
 
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: install
 	@$(PY) scripts/check_services.py

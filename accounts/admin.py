@@ -6,8 +6,7 @@ from django.contrib.auth.forms import UserCreationForm
 from django.urls import reverse
 
 from accounts.models import ProvisioningRun, ProvisioningStep, User
-from accounts.services import provisioning_retry
-from billing.ledger import billing_account_ensure
+from accounts.services import provisioning_retry, user_open
 from clusters.admin import TEST_LIMIT, hopsworks_test_page
 from clusters.services import ClusterError, user_test_hopsworks
 
@@ -38,7 +37,7 @@ class UserAdmin(BaseUserAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        billing_account_ensure(user=obj)
+        user_open(user=obj)
 
     @admin.action(description="Test Hopsworks API (user lookup and projects)", permissions=["view"])
     def test_hopsworks_api(self, request, queryset):

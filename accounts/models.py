@@ -2,26 +2,21 @@ from __future__ import annotations
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
-from django.db import models, transaction
+from django.db import models
 from django.utils import timezone
 
 
 class UserManager(BaseUserManager):
-    """Every user the manager creates gets its billing account in the same transaction."""
+    """Django's doors (createsuperuser, create_user) into accounts.services.user_create, so every
+    user the manager creates gets its billing account in the same transaction."""
 
     use_in_migrations = True
 
     def _create_user(self, email: str, password: str | None, **extra):
-        if not email:
-            raise ValueError("An email address is required.")
-        from billing.ledger import billing_account_ensure
+        # The service module imports this one; imported here so models load first.
+        from accounts.services import user_create
 
-        with transaction.atomic():
-            user = self.model(email=self.normalize_email(email).lower(), **extra)
-            user.set_password(password)
-            user.save(using=self._db)
-            billing_account_ensure(user=user)
-        return user
+        return user_create(email=email, password=password, **extra)
 
     def create_user(self, email: str, password: str | None = None, **extra):
         extra.setdefault("is_staff", False)

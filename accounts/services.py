@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from accounts.models import ProvisioningRun, ProvisioningStatus, ProvisioningStep, User
@@ -27,7 +27,8 @@ from clusters.hopsworks import (
     HopsworksError,
     project_name_for,
 )
-from clusters.services import ClusterError, cluster_assign
+from clusters.models import Cluster
+from clusters.services import ClusterError, FleetFull
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +71,25 @@ class ProvisioningRetry(Exception):
 
 
 # --- signup ------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def user_create(*, email: str, password: str | None = None, **fields) -> User:
+    """The one way a user comes to be: the user row and its billing account, in one
+    transaction. Every door leads here: signup (webhook and login), the user manager (so
+    Django's createsuperuser), and the staff panel (through `user_open`)."""
+    if not email:
+        raise ValueError("An email address is required.")
+    user = User(email=User.objects.normalize_email(email).lower(), **fields)
+    user.set_password(password)
+    user.save()
+    return user_open(user=user)
+
+
+def user_open(*, user: User) -> User:
+    """What a new user gets besides the row: a billing account (postpaid). Safe to repeat."""
+    billing_account_ensure(user=user)
+    return user
 
 
 def signup_register(
@@ -118,9 +138,7 @@ def _user_for_identity(*, subject: str, email: str, first: str, last: str) -> Us
         if user is not None and user.auth0_subject and user.auth0_subject != subject:
             raise SignupConflict(f"{email} is already linked to another Auth0 identity.")
     if user is None:
-        return User.objects.create_user(
-            email, None, auth0_subject=subject, first_name=first, last_name=last
-        )
+        return user_create(email=email, auth0_subject=subject, first_name=first, last_name=last)
     changed = []
     if not user.auth0_subject:
         user.auth0_subject = subject
@@ -137,6 +155,37 @@ def _user_for_identity(*, subject: str, email: str, first: str, last: str) -> Us
 
 
 # --- the run -------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def cluster_assign(*, user) -> Cluster:
+    """Put the user on the active cluster with free capacity and the fewest users.
+
+    The active clusters are locked (in id order) for the count and the write, so two signups
+    at once cannot both take the last seat. Already assigned: the user keeps their cluster.
+    """
+    locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.cluster_id:
+        user.cluster = locked.cluster
+        return locked.cluster
+    clusters = list(Cluster.objects.select_for_update().filter(is_active=True).order_by("pk"))
+    counts = {
+        row["cluster"]: row["n"]
+        for row in User.objects.filter(cluster__in=clusters)
+        .values("cluster")
+        .annotate(n=Count("pk"))
+    }
+    free = [c for c in clusters if counts.get(c.pk, 0) < c.capacity]
+    if not free:
+        raise FleetFull(
+            f"No active cluster has free capacity ({len(clusters)} active): add a cluster or "
+            "raise a capacity; the signup stays waiting and is retried."
+        )
+    chosen = min(free, key=lambda c: (counts.get(c.pk, 0), c.pk))
+    locked.cluster = chosen
+    locked.save(update_fields=["cluster"])
+    user.cluster = chosen
+    return chosen
 
 
 def provisioning_ensure(*, user: User) -> ProvisioningRun:

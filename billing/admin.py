@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.ledger import BillingError, credits_grant, prepaid_disable, prepaid_enable
+from billing.ledger import BillingError, credits_grant, prepaid_enable
 from billing.ledger.money import format_cents
 from billing.models import (
     BillingAccount,
@@ -15,20 +15,9 @@ from billing.models import (
     MeterReport,
     Price,
 )
+from billing.payments.subscriptions import postpaid_switch
 from billing.portal.forms import GrantCreditsForm
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """History rows: visible to staff, never edited or deleted from the panel."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+from config.admin import ReadOnlyAdmin
 
 
 class CustomPriceInline(admin.TabularInline):
@@ -107,7 +96,7 @@ class BillingAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Disable prepaid", permissions=["change"])
     def disable_prepaid(self, request, queryset):
-        self._switch(request, queryset, prepaid_disable, "prepaid disabled")
+        self._switch(request, queryset, postpaid_switch, "prepaid disabled")
 
     def _switch(self, request, queryset, service, done: str) -> None:
         changed = 0

@@ -1,11 +1,11 @@
-"""Cluster registry rules: registering clusters, assigning users, and the staff API tests."""
+"""Cluster registry rules: registering clusters and the staff API tests. Putting a user on a
+cluster is provisioning's (accounts.services.cluster_assign)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Count
 
 from clusters.hopsworks import HopsworksCall, HopsworksClient, HopsworksError
 from clusters.models import Cluster
@@ -52,39 +52,6 @@ def cluster_register(
     cluster.full_clean()
     cluster.save()
     return cluster, created
-
-
-@transaction.atomic
-def cluster_assign(*, user) -> Cluster:
-    """Put the user on the active cluster with free capacity and the fewest users.
-
-    The active clusters are locked (in id order) for the count and the write, so two signups
-    at once cannot both take the last seat. Already assigned: the user keeps their cluster.
-    """
-    from accounts.models import User
-
-    locked = User.objects.select_for_update().get(pk=user.pk)
-    if locked.cluster_id:
-        user.cluster = locked.cluster
-        return locked.cluster
-    clusters = list(Cluster.objects.select_for_update().filter(is_active=True).order_by("pk"))
-    counts = {
-        row["cluster"]: row["n"]
-        for row in User.objects.filter(cluster__in=clusters)
-        .values("cluster")
-        .annotate(n=Count("pk"))
-    }
-    free = [c for c in clusters if counts.get(c.pk, 0) < c.capacity]
-    if not free:
-        raise FleetFull(
-            f"No active cluster has free capacity ({len(clusters)} active): add a cluster or "
-            "raise a capacity; the signup stays waiting and is retried."
-        )
-    chosen = min(free, key=lambda c: (counts.get(c.pk, 0), c.pk))
-    locked.cluster = chosen
-    locked.save(update_fields=["cluster"])
-    user.cluster = chosen
-    return chosen
 
 
 @dataclass

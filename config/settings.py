@@ -193,7 +193,6 @@ LEDGER_MAX_AMOUNT_CENTS = env.int("LEDGER_MAX_AMOUNT_CENTS", default=10_000_000)
 CRON_SECRET = env.str("CRON_SECRET", default="" if IS_PRODUCTION else "dev-cron-secret")
 
 STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
-STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
 # Lookup keys of the metered prices on a postpaid subscription (setup_stripe creates them).

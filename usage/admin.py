@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from billing.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin
 from usage.models import CollectionRun, PodRecord, UsageDay, UsageLineItem
 
 

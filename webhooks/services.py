@@ -17,16 +17,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import stripe
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.models import BillingAccount
-from billing.payments import purchases, stripe_accounts
+from billing.payments import events as stripe_events
+from billing.payments import gateway
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -50,84 +48,19 @@ class Outcome:
     event: WebhookEvent | None = None
 
 
-# --- handlers -------------------------------------------------------------------------------
-
-
-def _obj(event: dict) -> dict:
-    return event["data"]["object"]
-
-
-def _checkout_completed(event: dict) -> None:
-    purchases.checkout_fulfill(_obj(event)["id"])
-
-
-def _checkout_failed(event: dict) -> None:
-    purchases.checkout_fail(
-        session_id=_obj(event)["id"], status="failed", reason="The payment failed."
-    )
-
-
-def _checkout_expired(event: dict) -> None:
-    purchases.checkout_fail(
-        session_id=_obj(event)["id"], status="expired", reason="The Checkout Session expired."
-    )
-
-
-def _invoice_paid(event: dict) -> None:
-    invoice = _obj(event)
-    stripe_accounts.account_invoice_paid(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
-    )
-    stripe_accounts.stripe_mirror(invoice)
-
-
-def _invoice_payment_failed(event: dict) -> None:
-    invoice = _obj(event)
-    stripe_accounts.account_invoice_payment_failed(
-        account=_customer_account(event), invoice=invoice, apply_status=_is_latest(event)
-    )
-    stripe_accounts.stripe_mirror(invoice)
-
-
-def _subscription_changed(event: dict) -> None:
-    subscription = _obj(event)
-    stripe_accounts.account_subscription_changed(
-        account=_customer_account(event),
-        subscription=subscription,
-        deleted=event["type"] == "customer.subscription.deleted",
-        apply_status=_is_latest(event),
-    )
-    stripe_accounts.stripe_mirror(subscription)
-
-
-HANDLERS: dict[str, Callable[[dict], None]] = {
-    "checkout.session.completed": _checkout_completed,
-    "checkout.session.async_payment_succeeded": _checkout_completed,
-    "checkout.session.async_payment_failed": _checkout_failed,
-    "checkout.session.expired": _checkout_expired,
-    "invoice.paid": _invoice_paid,
-    "invoice.payment_failed": _invoice_payment_failed,
-    "customer.subscription.updated": _subscription_changed,
-    "customer.subscription.deleted": _subscription_changed,
-}
-CUSTOMER_STATUS_TYPES = [t for t in HANDLERS if t.startswith(("invoice.", "customer."))]
-
-
-def _customer_account(event: dict) -> BillingAccount:
-    account = stripe_accounts.stripe_customer_account(_obj(event).get("customer"))
-    if account is None:  # checked on arrival; only a deleted account gets here
-        raise LookupError(f"No account for Stripe customer {_obj(event).get('customer')!r}.")
-    return account
+# --- ordering -------------------------------------------------------------------------------
 
 
 def _is_latest(event: dict) -> bool:
     """Reordering: a status event older than one already applied for the same customer must
-    not undo it (the later event carries the newer truth)."""
+    not undo it (the later event carries the newer truth). Only status events are ordered."""
+    if event["type"] not in stripe_events.CUSTOMER_STATUS_TYPES:
+        return True
     return not WebhookEvent.objects.filter(
         source=WebhookEvent.Source.STRIPE,
         status=WebhookEvent.Status.PROCESSED,
-        event_type__in=CUSTOMER_STATUS_TYPES,
-        payload__data__object__customer=_obj(event).get("customer"),
+        event_type__in=stripe_events.CUSTOMER_STATUS_TYPES,
+        payload__data__object__customer=event["data"]["object"].get("customer"),
         payload__created__gt=event.get("created", 0),
     ).exists()
 
@@ -144,8 +77,10 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
         raise WebhookRejected("Missing Stripe-Signature header.")
     try:
         text = payload.decode("utf-8")
-        stripe.WebhookSignature.verify_header(text, signature, secret, SIGNATURE_TOLERANCE_SECONDS)
-    except (stripe.SignatureVerificationError, UnicodeDecodeError) as exc:
+        gateway.webhook_signature_verify(
+            payload=text, signature=signature, secret=secret, tolerance=SIGNATURE_TOLERANCE_SECONDS
+        )
+    except (gateway.WebhookSignatureInvalid, UnicodeDecodeError) as exc:
         raise WebhookRejected(f"Invalid signature: {exc}") from exc
     try:
         event = json.loads(text)
@@ -160,37 +95,9 @@ def stripe_event_verify(*, payload: bytes, signature: str | None) -> dict:
 
 def stripe_event_check_owner(event: dict) -> None:
     """Step 3: handled events must name an account of ours."""
-    kind = event["type"]
-    if kind not in HANDLERS:
-        return
-    obj = _obj(event)
-    if kind.startswith("checkout.session."):
-        account_id = purchases.checkout_session_account_id(obj)
-        if account_id is None or not BillingAccount.objects.filter(pk=account_id).exists():
-            raise WebhookRejected(f"Checkout Session {obj.get('id')!r} names no account of ours.")
-    elif stripe_accounts.stripe_customer_account(obj.get("customer")) is None:
-        raise WebhookRejected(f"Unknown Stripe customer {obj.get('customer')!r}.")
-
-
-def stripe_event_store(*, event: dict) -> WebhookEvent:
-    """Step 4-5: the stored row for this event id, created on first delivery."""
-    status = (
-        WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
-    )
-    try:
-        with transaction.atomic():
-            return WebhookEvent.objects.create(
-                source=WebhookEvent.Source.STRIPE,
-                external_id=event["id"],
-                event_type=event["type"],
-                payload=event,
-                status=status,
-            )
-    except IntegrityError:  # delivered before (or by a concurrent delivery): the stored row
-        stored = WebhookEvent.objects.get(
-            source=WebhookEvent.Source.STRIPE, external_id=event["id"]
-        )
-    return stored
+    problem = stripe_events.stripe_event_owner_problem(event)
+    if problem:
+        raise WebhookRejected(problem)
 
 
 def stripe_event_process(*, event_id: int) -> WebhookEvent:
@@ -206,7 +113,9 @@ def stripe_event_accept(*, event: dict) -> WebhookEvent:
     time it is processed. A handler error is kept by the savepoint in `_run_locked` and the
     row commits as failed."""
     status = (
-        WebhookEvent.Status.RECEIVED if event["type"] in HANDLERS else WebhookEvent.Status.IGNORED
+        WebhookEvent.Status.RECEIVED
+        if stripe_events.stripe_event_handled(event["type"])
+        else WebhookEvent.Status.IGNORED
     )
     now = timezone.now()
     with transaction.atomic():
@@ -248,14 +157,13 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
     """Run the handler for a row locked by the caller's transaction, unless done; record."""
     if stored.status in DONE:
         return stored
-    handler = HANDLERS.get(stored.event_type)
-    if handler is None:
+    if not stripe_events.stripe_event_handled(stored.event_type):
         stored.status = WebhookEvent.Status.IGNORED
     else:
         stored.attempts += 1
         try:
             with transaction.atomic():
-                handler(stored.payload)
+                stripe_events.stripe_event_handle(stored.payload, latest=_is_latest(stored.payload))
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
             logger.warning("stripe event %s failed: %s", stored.external_id, exc)

@@ -18,6 +18,7 @@ from django.db.models import Max, Q
 from django.utils import timezone
 
 from billing.budgets.spend import month_spend_cents, today_spend
+from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.errors import BillingError
 from billing.ledger.money import format_cents
@@ -87,7 +88,7 @@ def spend_alerts_check(*, account: BillingAccount, now: datetime | None = None) 
         for percent in wanted.alert_percents:
             if spent * 100 >= wanted.monthly_budget_cents * percent:
                 crossed.append((SpendAlert.Kind.BUDGET, percent, period, spent))
-    if account.mode == BillingMode.PREPAID and settings.PREPAID_FEATURE_ENABLED:
+    if prepaid_active(account):
         available = today_spend(account=account, now=now).available_cents
         period = f"after-tx:{_last_credit_in(account)}"
         for threshold in wanted.low_balance_thresholds_cents:

@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import to_cents
-from billing.models import BillingAccount, BillingMode
+from billing.models import BillingAccount
 from usage.models import SpendEstimate, UsageDay
 
 RUNWAY_DAYS = 7
@@ -52,7 +53,7 @@ def today_spend(*, account: BillingAccount, now: datetime | None = None) -> Toda
     stale = any(r[4] for r in rows) or (computed_at is not None and computed_at < too_old)
     cost_cents = to_cents(sum(by_cluster.values(), Decimal(0)))
     available = runway = None
-    if account.mode == BillingMode.PREPAID and settings.PREPAID_FEATURE_ENABLED:
+    if prepaid_active(account):
         available = account.balance_cents - cost_cents
         runway = _runway(account, today, available)
     return TodaySpend(

@@ -11,6 +11,7 @@ from billing.ledger.accounts import (
     billing_account_ensure,
     billing_modes_on,
     billing_modes_on_day,
+    prepaid_active,
     prepaid_disable,
     prepaid_enable,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "credits_grant",
     "credits_record_purchase",
     "credits_refund",
+    "prepaid_active",
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",

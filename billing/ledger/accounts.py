@@ -38,24 +38,17 @@ def prepaid_disable(
     *, account: BillingAccount, changed_by=None, reason: str = ""
 ) -> BillingAccount:
     """Staff withdraw the opt-in; the account goes back to postpaid. Its credits stay on the
-    ledger (visible, usable again if re-enabled). A postpaid account needs the metered Stripe
-    subscription that signup skipped for prepaid ones: it is ensured after commit."""
+    ledger (visible, usable again if re-enabled). The Stripe side of the switch (the metered
+    subscription) is billing.payments.subscriptions.postpaid_switch, which doors call."""
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
     account.prepaid_enabled = False
     account.save(update_fields=["prepaid_enabled", "updated_at"])
-    was_prepaid = account.is_prepaid
-    account = _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
-    if was_prepaid and not account.stripe_subscription_id:
-        transaction.on_commit(lambda: _subscription_ensure_later(account.pk))
-    return account
+    return _mode_set(account, BillingMode.POSTPAID, changed_by, reason)
 
 
-def _subscription_ensure_later(account_id: int) -> None:
-    from billing.payments import gateway
-    from billing.tasks import subscription_ensure
-
-    if gateway.is_configured():
-        subscription_ensure.delay(account_id)
+def prepaid_active(account: BillingAccount) -> bool:
+    """The one "is prepaid" rule: the account bills prepaid and the feature is switched on."""
+    return account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
 
 
 def _mode_set(account: BillingAccount, mode: str, changed_by, reason: str) -> BillingAccount:

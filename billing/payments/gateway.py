@@ -312,3 +312,35 @@ def metered_price_ensure(
         {"idempotency_key": f"price:{lookup_key}"},
     )
     return price.id
+
+
+# --- webhooks and the dj-stripe mirror ------------------------------------------------------
+
+
+class WebhookSignatureInvalid(StripeError):
+    """The Stripe-Signature header does not match the body, or is too old."""
+
+
+def webhook_signature_verify(*, payload: str, signature: str, secret: str, tolerance: int):
+    """Stripe's signature scheme on the raw body; WebhookSignatureInvalid when it fails."""
+    try:
+        stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
+    except stripe.SignatureVerificationError as exc:
+        raise WebhookSignatureInvalid(str(exc)) from exc
+
+
+MIRRORED_OBJECTS = {
+    "customer": stripe.Customer,
+    "subscription": stripe.Subscription,
+    "invoice": stripe.Invoice,
+}
+
+
+def mirror_object(obj: dict):
+    """The SDK object dj-stripe syncs a Customer, Subscription or Invoice payload from (it
+    wants SDK objects it can page). dj-stripe makes some nested fetches (a subscription's
+    items) through the SDK's module-level client without a key of their own, so that one
+    client is pointed where ours goes; this is the only place that touches it."""
+    stripe.api_base = settings.STRIPE_API_BASE
+    stripe.api_key = settings.STRIPE_SECRET_KEY
+    return MIRRORED_OBJECTS[obj["object"]].construct_from(obj, settings.STRIPE_SECRET_KEY)

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from billing.ledger.accounts import prepaid_active
 from billing.ledger.errors import BillingError, InvalidAmount, PrepaidNotAllowed
 from billing.ledger.money import format_cents
 from billing.ledger.postings import credits_record_purchase
@@ -31,7 +32,7 @@ def validate_purchase_amount(amount_cents) -> int:
 def credits_purchase_start(*, account: BillingAccount, amount_cents: int) -> CreditPurchase:
     """1. check the account may buy and the amount; 2. record the purchase; 3. open the Checkout
     Session keyed by the purchase id; 4. store the session id and URL."""
-    if not (settings.PREPAID_FEATURE_ENABLED and account.is_prepaid):
+    if not prepaid_active(account):
         raise PrepaidNotAllowed("Only prepaid accounts can buy credits.")
     validate_purchase_amount(amount_cents)
     if not gateway.is_configured():
@@ -110,9 +111,6 @@ def checkout_fulfill(session_id: str) -> CreditPurchase:
             ]
         )
     return purchase
-
-
-fulfill_checkout = checkout_fulfill
 
 
 def checkout_fail(*, session_id: str, status: str, reason: str) -> CreditPurchase | None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 
-import stripe
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import transaction
 
 from billing.ledger.money import format_cents
 from billing.models import AccountStatus, BillingAccount
+from billing.payments import gateway
 
 logger = logging.getLogger(__name__)
 
@@ -115,17 +115,12 @@ def stripe_mirror(obj: dict) -> None:
         return
     from djstripe import models as djstripe_models
 
-    kinds = {
-        "customer": (djstripe_models.Customer, stripe.Customer),
-        "subscription": (djstripe_models.Subscription, stripe.Subscription),
-        "invoice": (djstripe_models.Invoice, stripe.Invoice),
+    models = {
+        "customer": djstripe_models.Customer,
+        "subscription": djstripe_models.Subscription,
+        "invoice": djstripe_models.Invoice,
     }
-    if obj.get("object") not in kinds:
+    if obj.get("object") not in models:
         return
-    model, resource = kinds[obj["object"]]
-    # dj-stripe calls through the SDK's module-level client (some nested fetches without a
-    # key of their own); point it where ours goes. It wants SDK objects it can page.
-    stripe.api_base = settings.STRIPE_API_BASE
-    stripe.api_key = settings.STRIPE_SECRET_KEY
-    data = resource.construct_from(obj, settings.STRIPE_SECRET_KEY)
-    model.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+    data = gateway.mirror_object(obj)
+    models[obj["object"]].sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)

@@ -33,7 +33,6 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -42,6 +41,7 @@ from billing.ledger.calendar import day_noon
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, MeterReport
 from billing.payments import gateway
+from config.locks import advisory_lock
 from usage.models import CollectionStatus, UsageDay
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def usage_sync_stripe(*, day: date | None = None, now: datetime | None = None) -
     )
     for account in accounts:
         try:
-            with _account_lock(account.pk) as locked:
+            with advisory_lock(f"hopsbill:stripe-sync:{account.pk}") as locked:
                 if not locked:
                     result.skipped_accounts.append(account.pk)
                     continue
@@ -277,25 +277,3 @@ def _jsonable(obj) -> dict:
     except AttributeError:
         return dict(obj or {})
 
-
-class _account_lock:
-    """A session-level PostgreSQL advisory lock per account (no lock on other databases)."""
-
-    NAMESPACE = 0x5354 << 32  # "ST": keeps our keys apart from other advisory lock users
-
-    def __init__(self, account_id: int):
-        self.key = self.NAMESPACE | account_id
-        self.held = False
-
-    def __enter__(self) -> bool:
-        if connection.vendor != "postgresql":
-            return True
-        with connection.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s)", [self.key])
-            self.held = cur.fetchone()[0]
-        return self.held
-
-    def __exit__(self, *exc) -> None:
-        if self.held:
-            with connection.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s)", [self.key])

@@ -18,10 +18,10 @@ from billing.ledger import (
     InvalidAmount,
     PrepaidNotAllowed,
     credits_grant,
-    prepaid_disable,
     prepaid_enable,
 )
 from billing.models import AccountStatus, BillingAccount, BillingMode
+from billing.payments.subscriptions import postpaid_switch
 from billing.portal.api_read import ERROR, FIELD_ERRORS
 
 
@@ -149,7 +149,7 @@ class AdminBillingView(GenericAPIView):
             if data["action"] == "prepaid_enable":
                 account = prepaid_enable(account=account, changed_by=request.user, reason=reason)
             elif data["action"] == "prepaid_disable":
-                account = prepaid_disable(account=account, changed_by=request.user, reason=reason)
+                account = postpaid_switch(account=account, changed_by=request.user, reason=reason)
             else:
                 tx = credits_grant(
                     account=account,

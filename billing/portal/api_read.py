@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.budgets.spend import today_spend
+from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.money import to_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
@@ -47,10 +48,6 @@ def target_account(request: Request, account_id: int | None) -> BillingAccount:
     if request.user.is_staff:
         return get_object_or_404(accounts, pk=account_id)
     return get_object_or_404(accounts, pk=account_id, user=request.user)
-
-
-def is_prepaid(account: BillingAccount) -> bool:
-    return account.mode == BillingMode.PREPAID and settings.PREPAID_FEATURE_ENABLED
 
 
 # --- Response shapes (documentation and output) -------------------------------------------
@@ -180,7 +177,7 @@ class BillingView(APIView):
         query.is_valid(raise_exception=True)
         account = target_account(request, query.validated_data.get("account_id"))
         today = billing_today()
-        prepaid = is_prepaid(account)
+        prepaid = prepaid_active(account)
         data = {
             "account_id": account.pk,
             "email": account.user.email,
@@ -216,6 +213,6 @@ class BalanceView(APIView):
         query = AccountQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = target_account(request, query.validated_data.get("account_id"))
-        if not is_prepaid(account):
+        if not prepaid_active(account):
             return Response({"detail": "This account is not prepaid."}, status=404)
         return Response(BalanceOut(account).data)

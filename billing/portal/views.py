@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.budgets.alerts import alert_settings_of, alert_settings_set
 from billing.budgets.spend import today_spend
-from billing.ledger import BillingError, billing_account_ensure
+from billing.ledger import BillingError, billing_account_ensure, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents, from_cents, to_cents
 from billing.models import AccountStatus, CreditPurchase, SpendAlert
@@ -48,7 +48,7 @@ def billing_page(request):
     first, last = month_bounds(month)
 
     account, version = selectors.account_with_version(request.user)
-    prepaid = account.is_prepaid and settings.PREPAID_FEATURE_ENABLED
+    prepaid = prepaid_active(account)
     context = {
         "account": account,
         "prepaid": prepaid,
@@ -296,7 +296,7 @@ def _csv_lines(rows):
 @require_http_methods(["GET", "POST"])
 def credits_buy(request):
     account = selectors.account_for(request.user)
-    if not (account.is_prepaid and settings.PREPAID_FEATURE_ENABLED):
+    if not prepaid_active(account):
         raise PermissionDenied("Credits are for prepaid accounts.")
     data = request.POST if request.method == "POST" else None
     form = CreditPurchaseForm(data, currency=account.currency)

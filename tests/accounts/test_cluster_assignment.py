@@ -6,8 +6,9 @@ import pytest
 from django.db import connection, transaction
 
 from accounts.models import User
+from accounts.services import cluster_assign
 from clusters.models import Cluster
-from clusters.services import FleetFull, cluster_assign
+from clusters.services import FleetFull
 
 
 def _cluster(name: str, capacity: int, active: bool = True) -> Cluster:

@@ -364,7 +364,7 @@ def test_the_sweeper_finds_runs_whose_task_was_lost(db):
 def test_a_prepaid_account_switched_to_postpaid_gets_its_subscription(
     hopsworks, stripe_fake, cluster, staff, django_capture_on_commit_callbacks
 ):
-    from billing.ledger import prepaid_disable
+    from billing.payments.subscriptions import postpaid_switch
     from config.celery import app
 
     user = User.objects.create_user("alice@example.com", None, auth0_subject="auth0|alice")
@@ -377,7 +377,7 @@ def test_a_prepaid_account_switched_to_postpaid_gets_its_subscription(
     app.conf.task_always_eager = True
     try:
         with django_capture_on_commit_callbacks(execute=True):
-            prepaid_disable(account=account, changed_by=staff, reason="back to invoices")
+            postpaid_switch(account=account, changed_by=staff, reason="back to invoices")
     finally:
         app.conf.task_always_eager = False
 

@@ -44,3 +44,11 @@ def test_auth0_subject_is_unique_but_nullable(db):
 
     with pytest.raises(IntegrityError):
         User.objects.create_user("d@example.com", auth0_subject="auth0|1")
+
+
+def test_user_create_opens_the_billing_account_in_the_same_transaction(db):
+    from accounts.services import user_create
+
+    user = user_create(email="New@Example.com", password="pw-123456", first_name="New")
+    assert user.email == "new@example.com" and user.check_password("pw-123456")
+    assert BillingAccount.objects.get(user=user).mode == BillingMode.POSTPAID

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from accounts.models import User
 from clusters.hopsworks import HopsworksClient, HopsworksError, HopsworksProject
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
@@ -63,9 +63,11 @@ def _users_by_creator(
 ) -> dict[HopsworksProject, int]:
     emails = {p.creator_email.lower() for p in projects if p.creator_email}
     usernames = {p.creator_username for p in projects if p.creator_username}
-    rows = User.objects.filter(
-        Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster)
-    ).values_list("pk", "email", "hopsworks_username", "cluster_id")
+    rows = (
+        get_user_model()
+        .objects.filter(Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster))
+        .values_list("pk", "email", "hopsworks_username", "cluster_id")
+    )
     by_email = {email.lower(): pk for pk, email, _, _ in rows}
     by_username = {u: pk for pk, _, u, cid in rows if u and cid == cluster.pk}
     matched = {}

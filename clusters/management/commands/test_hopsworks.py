@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
 from clusters.models import Cluster
 from clusters.services import (
     ClusterError,
@@ -24,7 +24,7 @@ class Command(BaseCommand):
         if cluster is None:
             raise CommandError(f"No cluster named {opts['cluster']!r}.")
         if opts["user"]:
-            user = User.objects.filter(email__iexact=opts["user"]).first()
+            user = get_user_model().objects.filter(email__iexact=opts["user"]).first()
             if user is None:
                 raise CommandError(f"No user {opts['user']!r}.")
             if user.cluster_id != cluster.pk:

@@ -3,9 +3,9 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import User
 from usage.services import usage_report
 
 
@@ -22,7 +22,7 @@ class Command(BaseCommand):
             day = _parse_day(date)
         except ValueError as exc:
             raise CommandError(f"--date must be YYYY-MM-DD, not {date!r}.") from exc
-        account = User.objects.filter(email__iexact=user.strip()).first()
+        account = get_user_model().objects.filter(email__iexact=user.strip()).first()
         if account is None:
             raise CommandError(f"No user with email {user!r}.")
         self.stdout.write(json.dumps(usage_report(user=account, day=day), indent=2))
