@@ -5,7 +5,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from billing.ledger import BillingError, credits_grant, prepaid_enable
+from billing.ledger import BillingError, credits_grant, prepaid_enable, staff_grant_key
 from billing.ledger.money import format_cents
 from billing.models import (
     BillingAccount,
@@ -134,7 +134,9 @@ class BillingAccountAdmin(admin.ModelAdmin):
                 credits_grant(
                     account=account,
                     amount_cents=data["amount_cents"],
-                    idempotency_key=f"admin-grant:{data['request_key']}:{account.pk}",
+                    idempotency_key=staff_grant_key(
+                        account_id=account.pk, request_key=data["request_key"]
+                    ),
                     reason=data["reason"],
                     created_by=request.user,
                     expires_at=data.get("expires_at"),

@@ -110,6 +110,14 @@ MEASURED_UNITS = {
     Resource.API_CALLS_JOBS: "calls",
 }
 
+# The resource groups: storage is priced per GB-month, API calls per 1,000.
+STORAGE_RESOURCES = frozenset(
+    {Resource.STORAGE_FEATURE_STORE, Resource.STORAGE_MODELS, Resource.STORAGE_DATASETS}
+)
+API_CALL_RESOURCES = frozenset(
+    {Resource.API_CALLS_FEATURE_STORE, Resource.API_CALLS_MODEL_SERVING, Resource.API_CALLS_JOBS}
+)
+
 UNIT_PRICE_FIELD = {"max_digits": 18, "decimal_places": 8}
 
 

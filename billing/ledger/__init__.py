@@ -30,6 +30,7 @@ from billing.ledger.postings import (
     credits_grant,
     credits_record_purchase,
     credits_refund,
+    staff_grant_key,
 )
 from billing.ledger.prices import cost_of, price_lookup
 
@@ -54,4 +55,5 @@ __all__ = [
     "prepaid_disable",
     "prepaid_enable",
     "price_lookup",
+    "staff_grant_key",
 ]

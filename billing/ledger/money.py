@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.conf import settings
+
 COST_PLACES = Decimal("0.000001")
 MINOR_UNITS_PER_MAJOR = 100
 
@@ -23,8 +25,9 @@ def from_cents(cents: int) -> Decimal:
     return (Decimal(cents) / MINOR_UNITS_PER_MAJOR).quantize(Decimal("0.01"))
 
 
-def format_cents(cents: int, currency: str = "usd") -> str:
-    """Display only; never parse this back."""
+def format_cents(cents: int, currency: str | None = None) -> str:
+    """Display only; never parse this back. The currency defaults to BILLING_CURRENCY."""
+    currency = currency or settings.BILLING_CURRENCY
     sign = "-" if cents < 0 else ""
     symbol = "$" if currency.lower() == "usd" else f"{currency.upper()} "
     return f"{sign}{symbol}{from_cents(abs(cents)):,.2f}"

@@ -17,6 +17,7 @@ Ledger rules, all enforced in `_post`:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -160,6 +161,12 @@ def _update_status(account: BillingAccount) -> None:
             account.status = AccountStatus.IN_ARREARS
         elif after >= 0 and account.status == AccountStatus.IN_ARREARS:
             account.status = AccountStatus.ACTIVE
+
+
+def staff_grant_key(*, account_id: int, request_key: str | None = None) -> str:
+    """The one key scheme for credits staff grant (panel, staff API, command): a retry with
+    the same request key grants once; no request key, a new grant every time."""
+    return f"staff-grant:{account_id}:{request_key or uuid.uuid4().hex}"
 
 
 def credits_grant(

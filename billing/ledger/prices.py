@@ -10,7 +10,13 @@ from django.db.models import Q
 from billing.ledger.calendar import days_in_month
 from billing.ledger.errors import PriceNotFound
 from billing.ledger.money import round_cost
-from billing.models import BillingAccount, CustomPrice, Price, Resource
+from billing.models import (
+    API_CALL_RESOURCES,
+    STORAGE_RESOURCES,
+    BillingAccount,
+    CustomPrice,
+    Price,
+)
 
 
 def price_lookup(
@@ -48,19 +54,12 @@ def price_lookup(
     )
 
 
-_STORAGE = {Resource.STORAGE_FEATURE_STORE, Resource.STORAGE_MODELS, Resource.STORAGE_DATASETS}
-_API_CALLS = {
-    Resource.API_CALLS_FEATURE_STORE,
-    Resource.API_CALLS_MODEL_SERVING,
-    Resource.API_CALLS_JOBS,
-}
-
 
 def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date) -> Decimal:
     """Cost of one day's quantity. Storage is measured in GB and priced per GB-month, so a day
     costs 1/(days in that month); API calls are counted singly and priced per 1,000."""
-    if resource in _STORAGE:
+    if resource in STORAGE_RESOURCES:
         return round_cost(quantity * unit_price / days_in_month(day))
-    if resource in _API_CALLS:
+    if resource in API_CALL_RESOURCES:
         return round_cost(quantity * unit_price / 1000)
     return round_cost(quantity * unit_price)

@@ -15,6 +15,7 @@ from billing.ledger.calendar import month_window, window_days
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, CreditTransaction, MeterReport
 from billing.payments import gateway
+from billing.payments.purchases import checkout_session_account_id
 from usage.models import CollectionStatus, UsageDay
 
 SESSION_PREFIX = "checkout_session:"
@@ -75,7 +76,7 @@ def _purchases(start: datetime, end: datetime) -> list[Discrepancy]:
                     None,
                     session.amount_total,
                     "a paid Checkout Session has no ledger purchase",
-                    _account_id(session),
+                    checkout_session_account_id(session),
                 )
             )
         elif paid and tx is not None and tx.amount_cents != session.amount_total:
@@ -108,14 +109,7 @@ def _purchases(start: datetime, end: datetime) -> list[Discrepancy]:
 
 
 def _ours(session) -> bool:
-    return _account_id(session) is not None
-
-
-def _account_id(session) -> int | None:
-    raw = session.get("client_reference_id") or (session.get("metadata") or {}).get(
-        "hopsbill_account_id"
-    )
-    return int(raw) if raw and str(raw).isdigit() else None
+    return checkout_session_account_id(session) is not None
 
 
 # --- usage ----------------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def _status_set(account: BillingAccount, status: str) -> None:
 
 
 def _amount(invoice: dict, field: str) -> str:
-    return format_cents(int(invoice.get(field) or 0), invoice.get("currency") or "usd")
+    return format_cents(int(invoice.get(field) or 0), invoice.get("currency"))
 
 
 def _notify(account: BillingAccount, subject: str, message: str) -> None:

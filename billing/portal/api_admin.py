@@ -19,6 +19,7 @@ from billing.ledger import (
     PrepaidNotAllowed,
     credits_grant,
     prepaid_enable,
+    staff_grant_key,
 )
 from billing.models import AccountStatus, BillingAccount, BillingMode
 from billing.payments.subscriptions import postpaid_switch
@@ -154,7 +155,9 @@ class AdminBillingView(GenericAPIView):
                 tx = credits_grant(
                     account=account,
                     amount_cents=data["amount_cents"],
-                    idempotency_key=f"staff-grant:{data['idempotency_key']}",
+                    idempotency_key=staff_grant_key(
+                        account_id=account.pk, request_key=data["idempotency_key"]
+                    ),
                     reason=reason,
                     created_by=request.user,
                     expires_at=data.get("expires_at"),

@@ -34,8 +34,9 @@ class CreditPurchaseForm(forms.Form):
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
 
-    def __init__(self, *args, currency: str = "usd", **kwargs):
+    def __init__(self, *args, currency: str | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        currency = currency or settings.BILLING_CURRENCY
         self.fields["amount"].choices = [
             (str(c), format_cents(c, currency)) for c in PRESET_AMOUNTS_CENTS
         ] + [(CUSTOM, "Another amount")]

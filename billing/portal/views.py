@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import logging
 
@@ -12,11 +11,9 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
-from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.budgets.alerts import alert_settings_of, alert_settings_set
@@ -68,14 +65,8 @@ def billing_page(request):
         panels = _panels(request.user, account, prepaid, today, days, first, last, page)
         body = render_to_string("billing/_page_body.html", context | panels, request)
         if key:
-            timeout = settings.BILLING_PAGE_CACHE_SECONDS
-            cache.set_many({key: body, key + ":panels": _panels_freeze(panels)}, timeout)
-    else:
-        # The page needs only the HTML; the panels as data (what tests and debugging read)
-        # are unpickled only if something asks for them.
-        panels = _lazy_panels(key + ":panels", prepaid)
-    context |= panels | {"body": body}
-    return render(request, "billing/page.html", context)
+            cache.set(key, body, settings.BILLING_PAGE_CACHE_SECONDS)
+    return render(request, "billing/page.html", context | {"body": body})
 
 
 def _alerts_context(account, form: AlertsForm | None = None) -> dict:
@@ -165,37 +156,6 @@ def _panels(user, account, prepaid, today, days, first, last, page) -> dict:
     else:
         panels["invoices"] = selectors.recent_invoices(account=account)
     return panels
-
-
-def _panels_freeze(panels: dict) -> dict:
-    """The panels in a cacheable form: the ledger page as its rows, number and count (a Page
-    holds the whole queryset)."""
-    frozen = {k: v for k, v in panels.items() if k != "ledger"}
-    if "ledger" in panels:
-        ledger = panels["ledger"]
-        frozen["ledger"] = (list(ledger.object_list), ledger.number, ledger.paginator.count)
-    return frozen
-
-
-def _panels_thaw(frozen: dict | None) -> dict:
-    panels = dict(frozen or {})
-    if "ledger" in panels:
-        rows, number, count = panels["ledger"]
-        paginator = Paginator(rows, selectors.LEDGER_PAGE_SIZE)
-        paginator.count = count  # the count of the whole ledger, not of this page's rows
-        panels["ledger"] = Page(rows, number, paginator)
-    return panels
-
-
-PANELS = ["mtd", "series", "chart", "chart_bars", "usage_days", "usage_rows"]
-
-
-def _lazy_panels(key: str, prepaid: bool) -> dict:
-    loaded = functools.cache(lambda: _panels_thaw(cache.get(key)))
-    names = PANELS + (["ledger", "ledger_rows"] if prepaid else ["invoices"])
-    return {
-        name: SimpleLazyObject(functools.partial(lambda n: loaded().get(n), name)) for name in names
-    }
 
 
 def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:

@@ -12,18 +12,18 @@ register = template.Library()
 
 
 @register.filter
-def money(value, currency: str = "usd") -> str:
+def money(value, currency: str | None = None) -> str:
     """A Decimal amount in major units, shown to the cent."""
     if value is None:
         return ""
-    return format_cents(to_cents(Decimal(value)), currency or "usd")
+    return format_cents(to_cents(Decimal(value)), currency)
 
 
 @register.filter
-def cents(value, currency: str = "usd") -> str:
+def cents(value, currency: str | None = None) -> str:
     if value is None:
         return ""
-    return format_cents(int(value), currency or "usd")
+    return format_cents(int(value), currency)
 
 
 @register.filter

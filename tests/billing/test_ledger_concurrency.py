@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.db.models import Count, Sum
 
 from billing.ledger import (
@@ -15,29 +12,9 @@ from billing.ledger import (
     credits_record_purchase,
 )
 from billing.models import BillingAccount, CreditTransaction
+from tests.concurrency import run_at_once
 
 THREADS = 24
-
-
-def run_threads(target, count):
-    errors: list[BaseException] = []
-    barrier = threading.Barrier(count)
-
-    def runner(i):
-        try:
-            barrier.wait()
-            target(i)
-        except BaseException as exc:  # noqa: BLE001 - collected and re-raised below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -62,7 +39,7 @@ def test_concurrent_writers_on_one_account_never_lose_an_update(prepaid_account,
                 created_by=staff,
             )
 
-    errors = run_threads(work, THREADS)
+    _, errors = run_at_once(work, THREADS)
     assert errors == []
     account = BillingAccount.objects.get(pk=account_id)
     total = CreditTransaction.objects.filter(account=account).aggregate(s=Sum("amount_cents"))["s"]
@@ -93,7 +70,7 @@ def test_concurrent_reuse_of_a_key_with_other_amounts_applies_exactly_one(prepai
         except IdempotencyConflict:
             conflicts.append(i)
 
-    assert run_threads(work, 20) == []
+    assert run_at_once(work, 20)[1] == []
     assert CreditTransaction.objects.filter(idempotency_key="one-key").count() == 1
     assert len(conflicts) == 19
     account = BillingAccount.objects.get(pk=account_id)

@@ -11,6 +11,7 @@ from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
 from tests.billing.page_data import clusters_make, ledger_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
+from tests.html import table_rows
 
 MAX_QUERIES = 15
 
@@ -41,7 +42,7 @@ def test_prepaid_billing_page_query_budget(
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get("/billing/?days=90&page=7")
     assert response.status_code == 200
-    assert response.context["ledger"].paginator.count == 5000
+    assert "Page 7 of 200" in response.content.decode()  # 5,000 postings, 25 a page
 
 
 def test_postpaid_billing_page_query_budget(
@@ -51,7 +52,7 @@ def test_postpaid_billing_page_query_budget(
     with django_assert_max_num_queries(MAX_QUERIES):
         response = client.get("/billing/?days=90")
     assert response.status_code == 200
-    assert len(response.context["invoices"]) == 12
+    assert len(table_rows(response.content.decode(), "invoices")) == 12
 
 
 @pytest.mark.parametrize("days", [30, 90])

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from urllib.parse import parse_qsl
 
 import pytest
-from django.db import connection
 
 from billing.models import MeterReport
 from billing.payments.stripe_sync import usage_sync_stripe
 from clusters.models import Cluster
+from tests.concurrency import run_at_once
 from tests.stripe_fakes import API, stripe_object
 from usage.models import UsageDay
 
@@ -36,24 +35,7 @@ def test_runs_at_the_same_moment_report_each_day_once(stripe_http, owner):
     events = stripe_http.post(
         f"{API}/v1/billing/meter_events", json=stripe_object("billing.meter_event")
     )
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def run():
-        try:
-            barrier.wait()
-            usage_sync_stripe(now=NOW)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the assertion below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    _, errors = run_at_once(lambda _: usage_sync_stripe(now=NOW), 4)
     assert errors == []
     identifiers = [dict(parse_qsl(c.request.body))["identifier"] for c in events.calls]
     assert len(identifiers) == len(set(identifiers)) == 5

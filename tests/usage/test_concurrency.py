@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import psycopg
 import pytest
 from django.db import connection
 
+from tests.concurrency import run_at_once
 from tests.usage.conftest import COLLECTED_AT
 from usage.models import CollectionRun, CollectionStatus, UsageDay
 from usage.services import cluster_day_lock_key, usage_collect_day
@@ -33,22 +33,12 @@ def test_a_run_that_finds_the_cluster_day_locked_skips_and_writes_nothing(cluste
 
 def test_two_concurrent_runs_never_both_write(owner, cluster, busy_day):
     busy_day.delay = 0.1  # each list request takes a while: the runs overlap
-    barrier = threading.Barrier(2)
-    statuses = []
 
-    def collect():
-        try:
-            barrier.wait()
-            statuses.append(usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT).status)
-        finally:
-            connection.close()
+    def collect(_):
+        return usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT).status
 
-    threads = [threading.Thread(target=collect) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-
+    statuses, errors = run_at_once(collect, 2)
+    assert errors == []
     assert sorted(statuses) == [CollectionStatus.COMPLETE, CollectionStatus.SKIPPED]
     assert UsageDay.objects.filter(date=DAY).count() == 3
     assert CollectionRun.objects.count() == 2

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from billing.models import BillingAccount, CreditPurchase, CreditTransaction
+from tests.concurrency import run_at_once
 from tests.stripe_fakes import (
     API,
     checkout_session,
@@ -18,27 +16,6 @@ from tests.stripe_fakes import (
 from webhooks.models import WebhookEvent
 
 THREADS = 8
-
-
-def run_at_once(target, count):
-    results, errors = [None] * count, []
-    barrier = threading.Barrier(count)
-
-    def runner(i):
-        try:
-            barrier.wait()
-            results[i] = target(i)
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the test
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results, errors
 
 
 @pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing.ledger.money import round_cost
-from billing.models import Resource
+from billing.models import STORAGE_RESOURCES, Resource
 from usage.models import UsageDay
 from usage.services.sources import API_CALLS, STORAGE
 
@@ -41,7 +41,7 @@ def _day_report(usage_day: UsageDay) -> dict:
             costs["compute"] += item.cost or 0
             if item.resource in _COMPUTE_KEYS and item.quantity is not None:
                 instances[item.instance_type][_COMPUTE_KEYS[item.resource]] += item.quantity
-        elif item.resource in STORAGE.values():
+        elif item.resource in STORAGE_RESOURCES:
             costs["storage"] += item.cost or 0
         else:
             costs["apiCalls"] += item.cost or 0

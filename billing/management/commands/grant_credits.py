@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.ledger import BillingError, credits_grant
+from billing.ledger import BillingError, credits_grant, staff_grant_key
 from billing.ledger.money import format_cents, to_cents
 from billing.management.commands._accounts import account_for_email
 
@@ -32,7 +31,7 @@ class Command(BaseCommand):
             tx = credits_grant(
                 account=account,
                 amount_cents=amount_cents,
-                idempotency_key=idempotency_key or f"cli-grant:{uuid.uuid4()}",
+                idempotency_key=staff_grant_key(account_id=account.pk, request_key=idempotency_key),
                 reason=reason,
                 expires_at=_parse_datetime(expires_at),
             )
