@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from billing.budgets.alerts import alert_settings_set, spend_alerts_check
 from billing.ledger import billing_account_ensure, credits_record_purchase
 from billing.models import BudgetSettings, Resource, SpendAlert
 from tests.billing.page_data import clusters_make
+from tests.concurrency import run_at_once
 from usage.models import CollectionStatus, SpendEstimate, UsageDay
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -114,20 +113,8 @@ def test_concurrent_checks_send_each_alert_once(owner, staff):
         low_balance_thresholds_cents=None,
     )
     estimate_set(owner, cluster, 12_00)
-    barrier = threading.Barrier(8)
-
-    def check() -> None:
-        try:
-            barrier.wait()
-            spend_alerts_check(account=account, now=NOW)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=check) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    _, errors = run_at_once(lambda i: spend_alerts_check(account=account, now=NOW), 8)
+    assert errors == []
     assert sorted(SpendAlert.objects.values_list("threshold", flat=True)) == [50, 80, 100]
     assert len(mail.outbox) == 3
 
