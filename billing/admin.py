@@ -14,6 +14,7 @@ from billing.models import (
     CustomPrice,
     MeterReport,
     Price,
+    PriceImport,
 )
 from billing.payments.subscriptions import postpaid_switch
 from billing.portal.forms import GrantCreditsForm
@@ -73,9 +74,10 @@ class BillingAccountAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Balance", ordering="balance_cents")
+    @admin.display(description="Credit balance", ordering="balance_cents", empty_value="—")
     def balance(self, obj):
-        return format_cents(obj.balance_cents, obj.currency)
+        # Postpaid accounts are invoiced; a credit balance there would only mislead.
+        return format_cents(obj.balance_cents, obj.currency) if obj.is_prepaid else None
 
     @admin.display(description="History")
     def history_links(self, obj):
@@ -174,6 +176,26 @@ class PriceAdmin(admin.ModelAdmin):
     list_display = ["resource", "instance_type", "unit_price", "unit", "effective_from"]
     list_filter = ["resource"]
     search_fields = ["instance_type"]
+
+
+@admin.register(PriceImport)
+class PriceImportAdmin(ReadOnlyAdmin):
+    """The audit of `manage.py prices import`: every applied file, and why a forced one changed
+    prices of days already billed."""
+
+    list_display = [
+        "created_at",
+        "performed_by",
+        "source",
+        "added",
+        "changed",
+        "removed",
+        "forced",
+        "reason",
+    ]
+    list_filter = ["forced"]
+    search_fields = ["performed_by", "source", "reason", "checksum"]
+    date_hierarchy = "created_at"
 
 
 @admin.register(MeterReport)

@@ -344,6 +344,32 @@ class MeterReport(models.Model):
         return f"{self.account_id} {self.usage_date} r{self.revision} {self.value} {self.status}"
 
 
+class PriceImport(models.Model):
+    """One applied import of the price catalogue file (`manage.py prices import`): what it
+    changed and, when it changed prices of days already billed, who forced it and why."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    performed_by = models.CharField(max_length=150, help_text="Operator (OS user) or `demo`.")
+    source = models.CharField(max_length=255, help_text="The file imported.")
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the file's text.")
+    added = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    removed = models.PositiveIntegerField(default=0)
+    changes = models.JSONField(default=list, help_text="Each price row added, changed, removed.")
+    forced = models.BooleanField(default=False, help_text="Changed prices of billed days.")
+    reason = models.TextField(blank=True)
+    billed_days = models.JSONField(
+        default=dict, help_text="Per changed row, the billed days it reprices (forced imports)."
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        forced = " (forced)" if self.forced else ""
+        return f"Price import {self.created_at:%Y-%m-%d %H:%M} by {self.performed_by}{forced}"
+
+
 def default_alert_percents() -> list[int]:
     return [50, 80, 100]
 

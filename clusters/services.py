@@ -4,7 +4,9 @@ cluster is provisioning's (accounts.services.cluster_assign)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
+import yaml
 from django.db import transaction
 
 from clusters.hopsworks import HopsworksCall, HopsworksClient, HopsworksError
@@ -21,6 +23,65 @@ class FleetFull(ClusterError):
     retryable = True
 
 
+API_BASE_PATH = "/hopsworks-api/api"
+
+
+def hopsworks_api_base(url: str) -> str:
+    """The REST base of a cluster from what an operator types: the cluster's address
+    (`https://c1.example.com`, with or without a UI path such as `/hopsworks/` or `/p/12`) or
+    the API base itself (`https://c1.example.com/hopsworks-api/api`). The clients append
+    paths to the base, so a bare address would make every later call "not found"."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ClusterError(f"The Hopsworks URL must be an http(s) address, not {url!r}.")
+    path = parts.path.rstrip("/")
+    if "/hopsworks-api" in path:
+        prefix = path[: path.index("/hopsworks-api")]  # a proxy prefix before the API stays
+    else:
+        prefix = ""
+    return urlunsplit((parts.scheme, parts.netloc, prefix + API_BASE_PATH, "", ""))
+
+
+def kubeconfig_validate(kubeconfig: str) -> str:
+    """Check a kubeconfig the way the client will use it; return the API server's address.
+    A kubeconfig must parse as YAML and name a current context whose cluster has a server."""
+    try:
+        data = yaml.safe_load(kubeconfig)
+    except yaml.YAMLError as exc:
+        raise ClusterError(f"The kubeconfig is not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ClusterError("The kubeconfig is not a YAML mapping (is it the right file?).")
+    current = data.get("current-context")
+    if not current:
+        raise ClusterError("The kubeconfig has no current-context.")
+    context = _named(data.get("contexts"), current, "context")
+    cluster_name = (context.get("context") or {}).get("cluster")
+    cluster = _named(data.get("clusters"), cluster_name, "cluster")
+    server = (cluster.get("cluster") or {}).get("server")
+    if not server:
+        raise ClusterError(f"The kubeconfig's cluster {cluster_name!r} has no server address.")
+    return server
+
+
+def _named(entries, name, what: str) -> dict:
+    for entry in entries if isinstance(entries, list) else []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry
+    raise ClusterError(f"The kubeconfig has no {what} named {name!r}.")
+
+
+def cluster_find(*, ref: str | int) -> Cluster:
+    """A cluster by name or by id, as an operator gives it (`eu1` or `3`); a name wins."""
+    text = str(ref).strip()
+    cluster = Cluster.objects.filter(name=text).first()
+    if cluster is None and text.isdigit():
+        cluster = Cluster.objects.filter(pk=int(text)).first()
+    if cluster is None:
+        known = ", ".join(Cluster.objects.order_by("name").values_list("name", flat=True))
+        raise ClusterError(f"No cluster named or numbered {text!r} (clusters: {known or 'none'}).")
+    return cluster
+
+
 @transaction.atomic
 def cluster_register(
     *,
@@ -32,9 +93,13 @@ def cluster_register(
     region: str | None = None,
     auth0_client_id: str | None = None,
 ) -> tuple[Cluster, bool]:
-    """Create or update the cluster called `name`; returns (cluster, created)."""
-    if not name or not hopsworks_url.startswith(("http://", "https://")):
-        raise ClusterError("A cluster needs a name and an http(s) Hopsworks URL.")
+    """Create or update the cluster called `name`; returns (cluster, created). The URL may be
+    the cluster's address or its API base (the base is stored); the kubeconfig must name a
+    current context with a server."""
+    if not name:
+        raise ClusterError("A cluster needs a name.")
+    hopsworks_url = hopsworks_api_base(hopsworks_url)
+    kubeconfig_validate(kubeconfig)
     if capacity is not None and capacity < 0:
         raise ClusterError("Capacity cannot be negative.")
     cluster = Cluster.objects.select_for_update().filter(name=name).first()

@@ -5,7 +5,10 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from config.errors import api_index
+
 urlpatterns = [
+    path("", api_index, name="api-index"),
     path("webhooks/", include("webhooks.urls")),
     path("usage/", include("usage.urls")),
     path("billing/", include("billing.portal.api_urls")),

@@ -7,6 +7,7 @@ with a message naming the variable.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import environ
@@ -60,7 +61,7 @@ if not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("Set the FIELD_ENCRYPTION_KEYS environment variable (Fernet keys).")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.admin_site.HopsbillAdminConfig",  # django.contrib.admin with our site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -89,6 +90,11 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
+
+if IS_PRODUCTION:
+    # Static files from the web process itself: what collectstatic wrote (compressed copies,
+    # hashed names cached for a year). `make run` serves them through runserver instead.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -144,6 +150,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 # The login forms post `username` (holding the email); axes would otherwise look for `email`
 # (USERNAME_FIELD), find nothing and count every failure against no user at all.
 AXES_USERNAME_FORM_FIELD = "username"
+AXES_LOCKOUT_TEMPLATE = "registration/lockout.html"
 AXES_ENABLED = _bool("AXES_ENABLED", default=APP_ENV != "test")
 
 LANGUAGE_CODE = "en-us"
@@ -155,7 +162,17 @@ BILLING_TIME_ZONE = env.str("BILLING_TIME_ZONE", default="UTC")
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
+# Production serves what `collectstatic` (the Procfile's release step) wrote: gzip/brotli copies
+# and content-hashed names. Elsewhere the plain storage, so no collectstatic is needed.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if IS_PRODUCTION
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 
 ADMIN_URL = env.str("ADMIN_URL", default="admin/").strip("/") + "/"
 
@@ -178,12 +195,6 @@ SPEND_ESTIMATE_STALE_MINUTES = env.int("SPEND_ESTIMATE_STALE_MINUTES", default=1
 # The billing page's panels are cached under a key that changes with every ledger posting and
 # usage (re)collection (billing.portal.selectors.page_version); 0 turns the cache off.
 BILLING_PAGE_CACHE_SECONDS = env.int("BILLING_PAGE_CACHE_SECONDS", default=300)
-CACHES = {
-    "default": {
-        "BACKEND": env("CACHE_BACKEND", default="django.core.cache.backends.locmem.LocMemCache"),
-        "LOCATION": env("CACHE_LOCATION", default="hopsbill"),
-    }
-}
 CREDIT_MIN_AMOUNT_CENTS = env.int("CREDIT_MIN_AMOUNT_CENTS", default=500)
 CREDIT_MAX_AMOUNT_CENTS = env.int("CREDIT_MAX_AMOUNT_CENTS", default=1_000_000)
 # Largest single ledger posting (grant, adjustment, usage) accepted from any door.
@@ -252,8 +263,35 @@ PROMETHEUS_READ_TIMEOUT = env.float("PROMETHEUS_READ_TIMEOUT", default=60.0)
 # Pod rows older than this are deleted; days older than this can no longer be (re)collected.
 USAGE_POD_RETENTION_DAYS = env.int("USAGE_POD_RETENTION_DAYS", default=62)
 
-# --- Celery ------------------------------------------------------------------------------------
+# --- Redis: cache, sessions, Celery ----------------------------------------------------------
+if IS_PRODUCTION and not env.str("REDIS_URL", default=""):
+    raise ImproperlyConfigured("Set the REDIS_URL environment variable (required in production).")
 REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Production: one cache shared by every web process and host, on Redis. A Redis outage makes the
+# cache miss (IGNORE_EXCEPTIONS) instead of failing the request. Local and test: per-process memory.
+_redis_cache = {
+    "BACKEND": "django_redis.cache.RedisCache",
+    "LOCATION": REDIS_URL,
+    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2, "IGNORE_EXCEPTIONS": True},
+}
+_locmem_cache = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+_cache = _redis_cache if IS_PRODUCTION else _locmem_cache
+CACHES = {
+    "default": {
+        **_cache,
+        "BACKEND": env.str("CACHE_BACKEND", default=_cache["BACKEND"]),
+        "LOCATION": env.str("CACHE_LOCATION", default=_cache.get("LOCATION", "hopsbill")),
+    }
+}
+# Sessions read from the cache, written through to the database (a cache flush logs nobody out).
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+
+# /readyz answers 503 when the oldest unprocessed webhook event, or the most overdue pending or
+# waiting provisioning run, is older than this (0: age reported, never a failure).
+READYZ_WEBHOOK_MAX_AGE_SECONDS = env.int("READYZ_WEBHOOK_MAX_AGE_SECONDS", default=900)
+READYZ_PROVISIONING_MAX_AGE_SECONDS = env.int("READYZ_PROVISIONING_MAX_AGE_SECONDS", default=3600)
+
+# --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
 CELERY_TASK_ALWAYS_EAGER = _bool("CELERY_TASK_ALWAYS_EAGER", default=APP_ENV == "local")
@@ -315,6 +353,8 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = IS_PRODUCTION
 CSRF_COOKIE_SECURE = IS_PRODUCTION
 SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+# Load balancers probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if IS_PRODUCTION else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = IS_PRODUCTION
 SECURE_HSTS_PRELOAD = IS_PRODUCTION
@@ -322,11 +362,24 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Operator commands (manage.py anything but runserver) keep library chatter off the terminal:
+# the django-axes start-up banner and urllib3's retry warnings. The command prints its own
+# report; the web and worker processes still log library warnings.
+OPERATOR_COMMAND = Path(sys.argv[0]).name == "manage.py" and sys.argv[1:2] != ["runserver"]
+_library_level = "ERROR" if OPERATOR_COMMAND else "WARNING"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        # Django's default config gives `django` its own console handler; records then printed
+        # twice (that handler and the root's). Here they only propagate to the root.
+        "django": {"handlers": [], "level": "INFO", "propagate": True},
+        "django.db.backends": {"level": "WARNING"},
+        "axes": {"level": _library_level},
+        "urllib3": {"level": _library_level},
+        "kubernetes": {"level": _library_level},
+    },
 }

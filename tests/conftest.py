@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -10,26 +10,27 @@ import pytest
 from accounts.models import User
 from billing.ledger import billing_account_ensure, prepaid_enable
 from billing.models import BillingModeChange, Price, Resource
+from tests.factories import PriceFactory, StaffFactory, UserFactory
 
 
 @pytest.fixture
 def owner(db) -> User:
-    return User.objects.create_user("owner@example.com", "pw-owner-123")
+    return UserFactory(email="owner@example.com", password="pw-owner-123")
 
 
 @pytest.fixture
 def teammate(db) -> User:
-    return User.objects.create_user("teammate@example.com", "pw-teammate-123")
+    return UserFactory(email="teammate@example.com", password="pw-teammate-123")
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return User.objects.create_user("outsider@example.com", "pw-outsider-123")
+    return UserFactory(email="outsider@example.com", password="pw-outsider-123")
 
 
 @pytest.fixture
 def staff(db) -> User:
-    return User.objects.create_superuser("staff@example.com", "pw-staff-123")
+    return StaffFactory(email="staff@example.com", password="pw-staff-123")
 
 
 PREPAID_SINCE = datetime(2020, 1, 1, tzinfo=UTC)
@@ -60,13 +61,24 @@ def catalogue(db) -> list[Price]:
         (Resource.API_CALLS_MODEL_SERVING, "", "0.02"),
         (Resource.API_CALLS_JOBS, "", "0.05"),
     ]
-    return [
-        Price.objects.create(
-            resource=r, instance_type=t, unit_price=Decimal(p), effective_from=date(2024, 1, 1)
-        )
-        for r, t, p in rows
-    ]
+    return [PriceFactory(resource=r, instance_type=t, unit_price=Decimal(p)) for r, t, p in rows]
 
 
 # Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http).
 pytest_plugins = ["tests.stripe_fakes"]
+
+
+# The `make run` path on SQLite (tests/test_first_run.py): start its slow preparation as soon as
+# the test is known to be selected, so it runs while the rest of the suite does.
+def pytest_collection_finish(session):
+    from tests import first_run
+
+    if any(item.nodeid.startswith(first_run.TEST_FILE) for item in session.items):
+        first_run.preparation_start()
+
+
+@pytest.fixture(scope="session")
+def first_run_prepared() -> dict[str, str]:
+    from tests import first_run
+
+    return first_run.preparation_wait()

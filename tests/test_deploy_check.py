@@ -18,6 +18,7 @@ PRODUCTION_ENV = {
     "FIELD_ENCRYPTION_KEYS": "bG9jYWwtZGV2ZWxvcG1lbnQta2V5LW5vdC1zZWNyZXQ=",
     "ALLOWED_HOSTS": "billing.example.com",
     "CRON_SECRET": "cron-secret-for-the-test",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
 AUTH0_ENV = {
     "AUTH0_DOMAIN": "tenant.auth0.test",

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from clusters.models import Cluster
 from config.cron import cron_denial
-from usage.services import usage_collect_enqueue
+from usage.services import UsageDayRefused, usage_collect_enqueue, usage_day_check
 
 
 class UsageCollectApi(APIView):
@@ -23,6 +23,13 @@ class UsageCollectApi(APIView):
     class InputSerializer(serializers.Serializer):
         date = serializers.DateField(required=False)
         cluster = serializers.IntegerField(required=False, min_value=1)
+
+        def validate_date(self, value):
+            try:
+                usage_day_check(day=value)
+            except UsageDayRefused as exc:
+                raise serializers.ValidationError(str(exc)) from exc
+            return value
 
         def validate_cluster(self, value):
             if not Cluster.objects.filter(pk=value).exists():

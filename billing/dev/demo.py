@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
@@ -18,10 +19,12 @@ from billing.ledger import (
     prepaid_enable,
     price_lookup,
 )
+from billing.ledger.catalogue import EXAMPLE_CATALOGUE, price_catalogue_import
 from billing.ledger.money import round_cost, to_cents
 from billing.models import BillingModeChange, Price, Resource
 from clusters.models import Cluster
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
+from usage.services import usage_billed_days
 
 DEMO_PASSWORD = "demo-password-1"
 DEMO_USERS = {
@@ -29,22 +32,7 @@ DEMO_USERS = {
     "postpaid": "postpaid@example.com",
     "prepaid": "prepaid@example.com",
 }
-PRICE_START = date(2024, 1, 1)
 PREPAID_SINCE = datetime(2024, 1, 1, tzinfo=UTC)
-CATALOGUE = [
-    (Resource.INSTANCE_HOURS, "m5.xlarge", "0.19200000"),
-    (Resource.INSTANCE_HOURS, "g4dn.xlarge", "0.52600000"),
-    (Resource.INSTANCE_HOURS, "", "0.20000000"),
-    (Resource.CPU_HOURS, "", "0.04000000"),
-    (Resource.GPU_HOURS, "", "0.90000000"),
-    (Resource.MEMORY_GB_HOURS, "", "0.00500000"),
-    (Resource.STORAGE_FEATURE_STORE, "", "0.10000000"),
-    (Resource.STORAGE_MODELS, "", "0.05000000"),
-    (Resource.STORAGE_DATASETS, "", "0.02300000"),
-    (Resource.API_CALLS_FEATURE_STORE, "", "0.01000000"),
-    (Resource.API_CALLS_MODEL_SERVING, "", "0.02000000"),
-    (Resource.API_CALLS_JOBS, "", "0.05000000"),
-]
 
 
 def demo_load(*, today: date) -> dict[str, str]:
@@ -88,13 +76,16 @@ def demo_load(*, today: date) -> dict[str, str]:
 
 
 def _prices() -> None:
-    for resource, instance_type, unit_price in CATALOGUE:
-        Price.objects.get_or_create(
-            resource=resource,
-            instance_type=instance_type,
-            effective_from=PRICE_START,
-            defaults={"unit_price": Decimal(unit_price)},
-        )
+    """The example catalogue (catalogue/prices.example.yaml), the file the README's quick start
+    imports; a catalogue already there (imported or edited since) is left alone."""
+    if Price.objects.exists():
+        return
+    price_catalogue_import(
+        text=(settings.BASE_DIR / EXAMPLE_CATALOGUE).read_text(),
+        billed_days=usage_billed_days,
+        performed_by="demo",
+        source=EXAMPLE_CATALOGUE,
+    )
 
 
 def _user(email: str, *, staff: bool = False, cluster: Cluster | None = None) -> User:

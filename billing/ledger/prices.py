@@ -54,10 +54,19 @@ def price_lookup(
     )
 
 
+def billed_quantity(*, resource: str, quantity: Decimal, day: date) -> Decimal:
+    """A day's measured quantity in the unit its price is per (RESOURCE_UNITS): storage GB-days
+    are 1/(days in that month) GB-month each, API calls count per 1,000. Not rounded: shown to
+    six places beside the price so that quantity x price = cost can be checked by hand."""
+    if resource in STORAGE_RESOURCES:
+        return quantity / days_in_month(day)
+    if resource in API_CALL_RESOURCES:
+        return quantity / 1000
+    return quantity
+
 
 def cost_of(*, resource: str, quantity: Decimal, unit_price: Decimal, day: date) -> Decimal:
-    """Cost of one day's quantity. Storage is measured in GB and priced per GB-month, so a day
-    costs 1/(days in that month); API calls are counted singly and priced per 1,000."""
+    """Cost of one day's quantity: its billed quantity (see billed_quantity) times the price."""
     if resource in STORAGE_RESOURCES:
         return round_cost(quantity * unit_price / days_in_month(day))
     if resource in API_CALL_RESOURCES:

@@ -5,6 +5,8 @@ anyone else naming an account that is not theirs gets 404 (no hint that it exist
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
@@ -16,9 +18,10 @@ from rest_framework.views import APIView
 from billing.budgets.spend import today_spend
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
-from billing.ledger.money import to_cents
+from billing.ledger.money import from_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
 from billing.portal import selectors
+from billing.portal.statement import month_statement
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
 FIELD_ERRORS = OpenApiResponse(
@@ -39,6 +42,12 @@ class BillingQuery(AccountQuery):
     days = serializers.ChoiceField(
         choices=[30, 90], default=30, help_text="Length of the daily cost series."
     )
+    month = serializers.RegexField(
+        r"^(20\d\d)-(0[1-9]|1[0-2])$",
+        required=False,
+        help_text="YYYY-MM: the month of `month_to_date` (default: this month).",
+        error_messages={"invalid": "Enter a month as YYYY-MM."},
+    )
 
 
 def target_account(request: Request, account_id: int | None) -> BillingAccount:
@@ -53,44 +62,101 @@ def target_account(request: Request, account_id: int | None) -> BillingAccount:
 # --- Response shapes (documentation and output) -------------------------------------------
 
 
+AMOUNT = {"max_digits": 26, "decimal_places": 6}
+
+
 class ResourceCostOut(serializers.Serializer):
     resource = serializers.CharField()
+    instance_type = serializers.CharField()
     label = serializers.CharField()
-    unit = serializers.CharField()
-    quantity = serializers.DecimalField(
-        max_digits=26, decimal_places=6, allow_null=True, help_text="null: not measured."
+    unit = serializers.CharField(source="measured_unit", help_text="Unit of `quantity`.")
+    quantity = serializers.DecimalField(**AMOUNT, allow_null=True, help_text="null: not measured.")
+    billed_quantity = serializers.DecimalField(
+        **AMOUNT, allow_null=True, help_text="The quantity in `price_unit`."
     )
-    not_measured_lines = serializers.IntegerField(source="not_measured")
-    cost = serializers.DecimalField(max_digits=26, decimal_places=6)
+    price_unit = serializers.CharField(help_text='What the price is per, e.g. "GB-month".')
+    unit_price = serializers.DecimalField(
+        max_digits=18, decimal_places=8, allow_null=True, help_text="null: it changed in the month."
+    )
+    not_measured_lines = serializers.IntegerField()
+    cost_cents = serializers.IntegerField(help_text="Sum of the lines' allocated cents.")
+    share = serializers.DecimalField(max_digits=5, decimal_places=1, help_text="Percent.")
+
+
+class ShareOut(serializers.Serializer):
+    name = serializers.CharField(source="label")
+    cost_cents = serializers.IntegerField()
+    share = serializers.DecimalField(max_digits=5, decimal_places=1, help_text="Percent.")
 
 
 class ClusterCostOut(serializers.Serializer):
+    cluster = serializers.CharField(source="label")
+    cost = serializers.SerializerMethodField()
+    cost_cents = serializers.IntegerField()
+    share = serializers.DecimalField(max_digits=5, decimal_places=1, help_text="Percent.")
+
+    def get_cost(self, obj) -> str:
+        return str(from_cents(obj.cost_cents))
+
+
+class LineOut(serializers.Serializer):
+    project = serializers.CharField()
+    resource = serializers.CharField()
+    instance_type = serializers.CharField()
+    quantity = serializers.DecimalField(**AMOUNT, allow_null=True, help_text="null: not measured.")
+    unit = serializers.CharField(source="measured_unit")
+    billed_quantity = serializers.DecimalField(**AMOUNT, allow_null=True)
+    price_unit = serializers.CharField()
+    unit_price = serializers.DecimalField(max_digits=18, decimal_places=8, allow_null=True)
+    cost = serializers.DecimalField(
+        **AMOUNT, allow_null=True, help_text="billed_quantity x unit_price, exact."
+    )
+    cost_cents = serializers.IntegerField(
+        allow_null=True,
+        help_text="Allocated so the lines sum to their usage day; null: not measured.",
+    )
+
+
+class UsageDayOut(serializers.Serializer):
     cluster = serializers.CharField()
-    cost = serializers.DecimalField(max_digits=26, decimal_places=6)
+    status = serializers.CharField()
+    charged = serializers.BooleanField()
+    cost_cents = serializers.IntegerField()
+    lines = LineOut(many=True)
+
+
+class DayOut(serializers.Serializer):
+    date = serializers.DateField()
+    charged_cents = serializers.IntegerField()
+    not_charged_cents = serializers.IntegerField()
+    incomplete = serializers.BooleanField(help_text="Collection partial or failed: not charged.")
+    usage_days = UsageDayOut(many=True, source="clusters")
 
 
 class MonthToDateOut(serializers.Serializer):
-    month_start = serializers.DateField()
-    month_end = serializers.DateField()
-    through = serializers.DateField(allow_null=True, help_text="Last day with usage so far.")
-    cost = serializers.DecimalField(max_digits=26, decimal_places=6, source="total")
-    cost_cents = serializers.SerializerMethodField()
-    forecast = serializers.DecimalField(max_digits=26, decimal_places=6)
+    month_start = serializers.DateField(source="first")
+    month_end = serializers.DateField(source="last")
+    through = serializers.DateField(allow_null=True, help_text="Last charged day so far.")
+    cost = serializers.SerializerMethodField()
+    cost_cents = serializers.IntegerField(source="total_cents", help_text="Charged days only.")
+    not_charged_cents = serializers.IntegerField()
     forecast_cents = serializers.SerializerMethodField()
     by_resource = ResourceCostOut(many=True)
+    by_project = ShareOut(many=True)
     by_cluster = ClusterCostOut(many=True)
+    days = DayOut(many=True, help_text="Newest first; charged_cents sum to cost_cents.")
 
-    def get_cost_cents(self, obj) -> int:
-        return to_cents(obj.total)
+    def get_cost(self, obj) -> str:
+        return str(from_cents(obj.total_cents))
 
     def get_forecast_cents(self, obj) -> int:
-        return to_cents(obj.forecast)
+        return obj.forecast_cents(today=self.context["today"])
 
 
 class DailyCostOut(serializers.Serializer):
     date = serializers.DateField()
-    cost = serializers.DecimalField(
-        max_digits=26, decimal_places=6, allow_null=True, help_text="null: no usage recorded."
+    cost_cents = serializers.IntegerField(
+        source="cents", allow_null=True, help_text="Charged; null: no usage recorded."
     )
     incomplete = serializers.BooleanField(help_text="Collection was partial or failed.")
 
@@ -154,7 +220,7 @@ class BillingOut(serializers.Serializer):
     )
     balance = BalanceOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
     today = TodayOut(help_text="Today so far (estimate), from the sampler; never charged.")
-    month_to_date = MonthToDateOut()
+    month_to_date = MonthToDateOut(help_text="The chosen month (default: this one).")
     daily = DailyCostOut(many=True)
     recent_invoices = InvoiceOut(many=True, help_text="Postpaid accounts; empty for prepaid.")
 
@@ -178,6 +244,8 @@ class BillingView(APIView):
         account = target_account(request, query.validated_data.get("account_id"))
         today = billing_today()
         prepaid = prepaid_active(account)
+        month = query.validated_data.get("month")
+        month = date(int(month[:4]), int(month[5:]), 1) if month else today
         data = {
             "account_id": account.pk,
             "email": account.user.email,
@@ -187,13 +255,15 @@ class BillingView(APIView):
             "provisioning": selectors.provisioning_status(user=account.user),
             "balance": account if prepaid else None,
             "today": today_spend(account=account),
-            "month_to_date": selectors.month_to_date(user=account.user, today=today),
+            "month_to_date": month_statement(user=account.user, month=month, today=today),
             "daily": selectors.daily_costs(
-                user=account.user, today=today, days=query.validated_data["days"]
+                user=account.user,
+                first=today - timedelta(days=query.validated_data["days"] - 1),
+                last=today,
             ),
             "recent_invoices": [] if prepaid else selectors.recent_invoices(account=account),
         }
-        return Response(BillingOut(data).data)
+        return Response(BillingOut(data, context={"today": today}).data)
 
 
 class BalanceView(APIView):

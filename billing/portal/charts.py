@@ -1,115 +1,94 @@
-"""Geometry of the server-rendered SVG chart of daily cost. Floats here are screen coordinates
-only (a display edge); the amounts shown in labels are formatted from the Decimal costs."""
+"""The daily cost chart, drawn as HTML bars (heights in percent) so its labels are real CSS
+pixels at any screen width: an SVG scaled to a phone shrank 11 px labels to about 5 px. Tapping
+a bar shows its figure, which links to the day's lines."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
-from billing.ledger.money import format_cents, to_cents
+from billing.ledger.money import format_cents
 from billing.portal.selectors import DailyCost
 
-WIDTH = 720
-HEIGHT = 240
-PAD_LEFT = 64
-PAD_RIGHT = 8
-PAD_TOP = 12
-PAD_BOTTOM = 28
 TICKS = 4
+X_LABELS = 6
 
 
 @dataclass(frozen=True)
 class Bar:
-    x: float
-    y: float
-    width: float
-    height: float
+    date: date
+    cents: int | None  # None: no usage recorded that day
+    height: Decimal  # percent of the plot
     title: str
     css: str
+    x_label: str
+    right: bool  # in the right half: its labels hang left so they stay on screen
+
+    @property
+    def anchor(self) -> str:
+        return f"day-{self.date.isoformat()}"
 
 
 @dataclass(frozen=True)
 class Tick:
-    y: float
-    label: str
-
-
-@dataclass(frozen=True)
-class AxisLabel:
-    x: float
+    bottom: Decimal  # percent of the plot
     label: str
 
 
 @dataclass(frozen=True)
 class Chart:
-    width: int
-    height: int
-    plot_left: int
-    plot_right: int
-    plot_bottom: int
     bars: list[Bar]
     ticks: list[Tick]
-    x_labels: list[AxisLabel]
     total: str
     days_with_usage: int
+    first: date | None
+    last: date | None
 
 
 def daily_cost_chart(series: list[DailyCost], currency: str) -> Chart:
-    plot_w = WIDTH - PAD_LEFT - PAD_RIGHT
-    plot_h = HEIGHT - PAD_TOP - PAD_BOTTOM
-    bottom = HEIGHT - PAD_BOTTOM
-    top_value = _nice_max(max((d.cost for d in series if d.cost is not None), default=Decimal(0)))
-    slot = plot_w / max(len(series), 1)
-    bars = []
-    for i, day in enumerate(series):
-        if day.cost is None:
-            continue
-        h = float(day.cost / top_value) * plot_h if top_value else 0.0
-        note = " (collection incomplete)" if day.incomplete else ""
-        bars.append(
-            Bar(
-                x=round(PAD_LEFT + i * slot + slot * 0.1, 2),
-                y=round(bottom - h, 2),
-                width=round(max(slot * 0.8, 1.0), 2),
-                height=round(h, 2),
-                title=f"{day.date.isoformat()}: {format_cents(to_cents(day.cost), currency)}{note}",
-                css="bar incomplete" if day.incomplete else "bar",
-            )
-        )
+    top = _nice_max(max((d.cents for d in series if d.cents is not None), default=0))
+    step = max(len(series) // X_LABELS, 1)
+    bars = [_bar(i, day, top, step, len(series), currency) for i, day in enumerate(series)]
     ticks = [
-        Tick(
-            y=round(bottom - plot_h * k / TICKS, 2),
-            label=format_cents(to_cents(top_value * k / TICKS), currency),
-        )
+        Tick(bottom=Decimal(100 * k / TICKS), label=format_cents(top * k // TICKS, currency))
         for k in range(TICKS + 1)
     ]
-    step = max(len(series) // 6, 1)
-    x_labels = [
-        AxisLabel(x=round(PAD_LEFT + i * slot + slot / 2, 2), label=d.date.strftime("%b %d"))
-        for i, d in enumerate(series)
-        if i % step == 0
-    ]
-    total = sum((d.cost for d in series if d.cost is not None), Decimal(0))
     return Chart(
-        width=WIDTH,
-        height=HEIGHT,
-        plot_left=PAD_LEFT,
-        plot_right=WIDTH - PAD_RIGHT,
-        plot_bottom=bottom,
         bars=bars,
         ticks=ticks,
-        x_labels=x_labels,
-        total=format_cents(to_cents(total), currency),
-        days_with_usage=sum(1 for d in series if d.cost is not None),
+        total=format_cents(sum(d.cents or 0 for d in series), currency),
+        days_with_usage=sum(1 for d in series if d.cents is not None),
+        first=series[0].date if series else None,
+        last=series[-1].date if series else None,
     )
 
 
-def _nice_max(value: Decimal) -> Decimal:
-    """A round axis maximum at or above the largest bar (1, 2 or 5 times a power of ten)."""
-    if value <= 0:
-        return Decimal(1)
-    magnitude = Decimal(10) ** (value.adjusted())
+def _bar(i: int, day: DailyCost, top: int, step: int, count: int, currency: str) -> Bar:
+    height = Decimal(0)
+    title = f"{day.date:%b} {day.date.day}: no usage"
+    if day.cents is not None:
+        height = (Decimal(day.cents) * 100 / top).quantize(Decimal("0.01"))
+        note = " charged; collection incomplete, the rest not charged" if day.incomplete else ""
+        title = f"{day.date:%b} {day.date.day}: {format_cents(day.cents, currency)}{note}"
+    return Bar(
+        date=day.date,
+        cents=day.cents,
+        height=height,
+        title=title,
+        css="bar incomplete" if day.incomplete else "bar",
+        x_label=f"{day.date:%b} {day.date.day}" if i % step == 0 else "",
+        right=i >= count / 2,
+    )
+
+
+def _nice_max(cents: int) -> int:
+    """A round axis maximum in cents at or above the largest bar (1, 2 or 5 times a power of
+    ten), so the ticks read $0, $25, $50..."""
+    if cents <= 0:
+        return 100
+    magnitude = 10 ** (len(str(cents)) - 1)
     for factor in (1, 2, 5, 10):
-        if magnitude * factor >= value:
+        if magnitude * factor >= cents:
             return magnitude * factor
     return magnitude * 10

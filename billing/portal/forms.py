@@ -26,42 +26,60 @@ def _dollars_field(**kwargs) -> forms.DecimalField:
 
 
 class CreditPurchaseForm(forms.Form):
-    amount = forms.ChoiceField(label="Amount", widget=forms.RadioSelect)
-    custom_amount = _dollars_field(
+    """A preset or another amount. Typing an amount means "another amount" (the page's script
+    selects it as you type; without the script the server reads it the same way), and every
+    amount out of range gets the one message that matches the hint."""
+
+    amount = forms.ChoiceField(label="Amount", widget=forms.RadioSelect, required=False)
+    custom_amount = forms.DecimalField(
         label="Custom amount (USD)",
+        max_digits=12,
+        decimal_places=2,
         required=False,
-        help_text="",
         widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
     )
 
-    def __init__(self, *args, currency: str | None = None, **kwargs):
+    def __init__(self, *args, currency: str | None = None, balance_cents: int = 0, **kwargs):
         super().__init__(*args, **kwargs)
-        currency = currency or settings.BILLING_CURRENCY
+        currency = self.currency = currency or settings.BILLING_CURRENCY
         self.fields["amount"].choices = [
             (str(c), format_cents(c, currency)) for c in PRESET_AMOUNTS_CENTS
         ] + [(CUSTOM, "Another amount")]
         self.fields["custom_amount"].label = f"Custom amount ({currency.upper()})"
-        self.fields["custom_amount"].help_text = (
-            f"Between {format_cents(settings.CREDIT_MIN_AMOUNT_CENTS, currency)} and "
-            f"{format_cents(settings.CREDIT_MAX_AMOUNT_CENTS, currency)}."
+        self.fields["custom_amount"].help_text = self.limits_text()
+        self.presets_after = [
+            (str(c), format_cents(balance_cents + c, currency)) for c in PRESET_AMOUNTS_CENTS
+        ]
+
+    def limits_text(self) -> str:
+        low, high = settings.CREDIT_MIN_AMOUNT_CENTS, settings.CREDIT_MAX_AMOUNT_CENTS
+        return (
+            f"Enter an amount between {format_cents(low, self.currency)} and "
+            f"{format_cents(high, self.currency)}."
         )
 
     def clean(self):
         data = super().clean()
         choice = data.get("amount")
-        if choice is None:
+        typed = self.data.get("custom_amount", "").strip() if self.is_bound else ""
+        if typed:
+            choice = data["amount"] = CUSTOM
+        if not choice:
+            if "amount" not in self.errors:
+                self.add_error("amount", "Choose an amount.")
             return data
         if choice == CUSTOM:
             dollars = data.get("custom_amount")
             if dollars is None:
                 if "custom_amount" not in self.errors:
-                    self.add_error("custom_amount", "Enter an amount.")
+                    self.add_error("custom_amount", self.limits_text())
                 return data
-            cents = to_cents(dollars)
-            field = "custom_amount"
+            cents, field = to_cents(dollars), "custom_amount"
         else:
-            cents = int(choice)
-            field = "amount"
+            cents, field = int(choice), "amount"
+        if not settings.CREDIT_MIN_AMOUNT_CENTS <= cents <= settings.CREDIT_MAX_AMOUNT_CENTS:
+            self.add_error(field, self.limits_text())
+            return data
         try:
             data["amount_cents"] = validate_purchase_amount(cents)
         except InvalidAmount as exc:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -20,12 +20,13 @@ from billing.budgets.alerts import alert_settings_of, alert_settings_set
 from billing.budgets.spend import today_spend
 from billing.ledger import BillingError, billing_account_ensure, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
-from billing.ledger.money import format_cents, from_cents, to_cents
+from billing.ledger.money import format_cents, from_cents, round_cost, to_cents
 from billing.models import AccountStatus, CreditPurchase, SpendAlert
 from billing.payments import credits_purchase_start, gateway
-from billing.portal import fragments, selectors
+from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
+from billing.portal.statement import month_statement
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,12 @@ def billing_page(request):
     days = (days_form.cleaned_data.get("days") if days_form.is_valid() else None) or 30
     month_form = MonthForm(request.GET)
     today = billing_today()
-    month = (month_form.cleaned_data.get("month") if month_form.is_valid() else None) or today
-    first, last = month_bounds(month)
+    chosen = month_form.cleaned_data.get("month") if month_form.is_valid() else None
+    first, last = month_bounds(chosen or today)
+    if chosen:  # the chart shows the chosen month; without one, the last 30 or 90 days
+        window = (first, min(last, today))
+    else:
+        window = (today - timedelta(days=days - 1), today)
 
     account, version = selectors.account_with_version(request.user)
     prepaid = prepaid_active(account)
@@ -51,18 +56,25 @@ def billing_page(request):
         "prepaid": prepaid,
         "banners": _banners(account, prepaid, version[2]),
         "days": days,
+        "today": today,
         "usage_month": first,
+        "month_chosen": chosen is not None,
+        "current_month": first == month_bounds(today)[0],
+        "invoice_date": last + timedelta(days=1),
+        "window": window,
         "month_form": month_form,
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
         "today_spend": today_spend(account=account),
         **_alerts_context(account),
+        "collection_hour": "02:00",
+        "time_zone": settings.BILLING_TIME_ZONE,
     }
     page = request.GET.get("page")
-    key = _page_cache_key(account, version, today, days, first, page, month_form.errors)
+    key = _page_cache_key(account, version, today, window, first, page, month_form.errors)
     body = cache.get(key) if key else None
     if body is None:
-        panels = _panels(request.user, account, prepaid, today, days, first, last, page)
+        panels = _panels(request.user, account, prepaid, today, window, first, page)
         body = render_to_string("billing/_page_body.html", context | panels, request)
         if key:
             cache.set(key, body, settings.BILLING_PAGE_CACHE_SECONDS)
@@ -110,10 +122,10 @@ def alerts_save(request):
     return render(request, "billing/alerts_invalid.html", context, status=400)
 
 
-def _page_cache_key(account, version, today, days, first, page, month_errors) -> str | None:
+def _page_cache_key(account, version, today, window, first, page, month_errors) -> str | None:
     """Everything the cached body depends on: the account row as read now (balance, status,
     mode), the data version (latest posting, usage fingerprint, provisioning, invoices), the
-    day and the query string. None: do not cache."""
+    day, the chart window, the month and the ledger page. None: do not cache."""
     if settings.BILLING_PAGE_CACHE_SECONDS <= 0 or month_errors:
         return None
     parts = (
@@ -127,9 +139,10 @@ def _page_cache_key(account, version, today, days, first, page, month_errors) ->
         account.stripe_customer_id,
         settings.PREPAID_FEATURE_ENABLED,
         settings.LOW_BALANCE_THRESHOLD_CENTS,
+        settings.BILLING_TIME_ZONE,
         version,
         today,
-        days,
+        window,
         first,
         page,
     )
@@ -137,22 +150,31 @@ def _page_cache_key(account, version, today, days, first, page, month_errors) ->
     return f"billing-page:{account.pk}:{digest}"
 
 
-def _panels(user, account, prepaid, today, days, first, last, page) -> dict:
-    series = selectors.daily_costs(user=user, today=today, days=days)
+def _panels(user, account, prepaid, today, window, first, page) -> dict:
+    series = selectors.daily_costs(user=user, first=window[0], last=window[1])
     chart = daily_cost_chart(series, account.currency)
-    usage_days = selectors.usage_by_day(user=user, first=first, last=min(last, today))
+    statement = month_statement(user=user, month=first, today=today)
     panels = {
-        "mtd": selectors.month_to_date(user=user, today=today),
+        "statement": statement,
+        "forecast_cents": statement.forecast_cents(today=today),
         "series": series,
         "chart": chart,
         "chart_bars": fragments.chart_bars_html(chart),
-        "usage_days": usage_days,
-        "usage_rows": fragments.usage_days_html(usage_days, account.currency),
+        "usage_rows": fragments.usage_days_html(statement.days, account.currency),
     }
     if prepaid:
+        recent = series
+        if window != (today - timedelta(days=29), today):
+            recent = selectors.daily_costs(user=user, first=today - timedelta(days=29), last=today)
+        panels["runway_days"] = selectors.runway_days(
+            balance_cents=account.balance_cents, series=recent
+        )
         ledger = selectors.ledger_page(account=account, page=page)
+        refs = selectors.ledger_usage_refs(ledger.object_list)
         panels["ledger"] = ledger
-        panels["ledger_rows"] = fragments.ledger_rows_html(ledger.object_list, account.currency)
+        panels["ledger_rows"] = fragments.ledger_rows_html(
+            ledger.object_list, account.currency, refs
+        )
     else:
         panels["invoices"] = selectors.recent_invoices(account=account)
     return panels
@@ -201,12 +223,10 @@ def export_csv(request):
     if not form.is_valid() or form.cleaned_data.get("month") is None:
         errors = form.errors.get("month") or ["Choose a month (YYYY-MM)."]
         return HttpResponseBadRequest(f"month: {errors[0]}", content_type="text/plain")
-    first, last = month_bounds(form.cleaned_data["month"])
-    rows = selectors.usage_lines_for_export(user=request.user, first=first, last=last)
-    filename = f"hopsbill-usage-{first:%Y-%m}.csv"
-    response = StreamingHttpResponse(
-        _csv_lines(rows.iterator(chunk_size=2000)), content_type="text/csv; charset=utf-8"
-    )
+    month = form.cleaned_data["month"]
+    statement = month_statement(user=request.user, month=month, today=billing_today())
+    filename = f"hopsbill-usage-{month:%Y-%m}.csv"
+    response = StreamingHttpResponse(_csv_lines(statement), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
@@ -220,36 +240,56 @@ CSV_HEADER = [
     "date",
     "cluster",
     "collection_status",
+    "charged",
     "project",
     "resource",
     "instance_type",
     "quantity",
     "measured",
     "unit",
+    "billed_quantity",
+    "price_unit",
     "unit_price",
     "cost",
+    "cost_cents",
+    "note",
 ]
 
 
-def _csv_lines(rows):
+def _csv_lines(statement):
+    """One row per line item, oldest day first: billed_quantity x unit_price = cost (exact),
+    and cost_cents, allocated, adds up to the page's day and month totals."""
     writer = csv.writer(_Echo())
     yield writer.writerow(CSV_HEADER)
-    for day, cluster, status, project, resource, itype, qty, unit_price, cost in rows:
-        yield writer.writerow(
-            [
-                day.isoformat(),
-                cluster,
-                status,
-                project,
-                resource,
-                itype,
-                "" if qty is None else qty,
-                "no" if qty is None else "yes",
-                selectors._unit(resource),
-                "" if unit_price is None else unit_price,
-                "" if cost is None else cost,
-            ]
-        )
+    for day in reversed(statement.days):
+        for cluster_day in day.clusters:
+            for line in cluster_day.lines:
+                yield writer.writerow(_csv_row(day.date, cluster_day, line))
+
+
+def _csv_row(day, cluster_day, line) -> list:
+    measured = not line.not_measured
+    note = "" if measured else display.NOT_MEASURED
+    if not cluster_day.charged:
+        note = "; ".join(filter(None, [note, "Not charged: collection incomplete"]))
+    return [
+        day.isoformat(),
+        cluster_day.cluster,
+        cluster_day.status,
+        "yes" if cluster_day.charged else "no",
+        line.project,
+        line.resource,
+        line.instance_type,
+        line.quantity if measured else "",
+        "yes" if measured else "no",
+        line.measured_unit,
+        round_cost(line.billed_quantity) if measured else "",
+        line.price_unit,
+        "" if line.unit_price is None else f"{line.unit_price.normalize():f}",
+        line.cost if measured and line.cost is not None else "",
+        line.cost_cents if measured else "",
+        note,
+    ]
 
 
 @login_required
@@ -257,17 +297,19 @@ def _csv_lines(rows):
 def credits_buy(request):
     account = selectors.account_for(request.user)
     if not prepaid_active(account):
-        raise PermissionDenied("Credits are for prepaid accounts.")
-    data = request.POST if request.method == "POST" else None
-    form = CreditPurchaseForm(data, currency=account.currency)
+        context = {"prepaid_feature": settings.PREPAID_FEATURE_ENABLED}
+        return render(request, "billing/credits_postpaid.html", context, status=403)
     stripe_ready = gateway.is_configured()
-    if request.method == "POST" and form.is_valid():
+    data = request.POST if request.method == "POST" and stripe_ready else None
+    form = CreditPurchaseForm(data, currency=account.currency, balance_cents=account.balance_cents)
+    status = 200 if stripe_ready or request.method == "GET" else 503
+    if data is not None and form.is_valid():
         try:
             purchase = credits_purchase_start(
                 account=account, amount_cents=form.cleaned_data["amount_cents"]
             )
         except gateway.StripeNotConfigured:
-            messages.error(request, "Card payments are not set up on this server yet.")
+            stripe_ready, status = False, 503
         except gateway.StripeError as exc:
             logger.warning("checkout session failed for account %s: %s", account.pk, exc)
             messages.error(
@@ -277,12 +319,15 @@ def credits_buy(request):
             form.add_error(None, str(exc))
         else:
             return redirect(purchase.checkout_url)
-    return render(
-        request,
-        "billing/credits.html",
-        {"form": form, "account": account, "stripe_ready": stripe_ready},
-        status=400 if request.method == "POST" and form.errors else 200,
-    )
+    if data is not None and form.errors:
+        status = 400
+    context = {
+        "form": form,
+        "account": account,
+        "stripe_ready": stripe_ready,
+        "balance": format_cents(account.balance_cents, account.currency),
+    }
+    return render(request, "billing/credits.html", context, status=status)
 
 
 def _own_purchase(request) -> CreditPurchase | None:

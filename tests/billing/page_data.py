@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing.ledger.money import to_cents
+from billing.ledger.prices import cost_of
 from billing.models import BillingAccount, CreditTransaction, Funding, Resource, TransactionKind
 from clusters.models import Cluster
 from usage.models import CollectionStatus, UsageDay, UsageLineItem
@@ -32,13 +33,27 @@ def clusters_make(count: int, prefix: str = "c") -> list[Cluster]:
     ]
 
 
+def line_cost(resource: str, quantity: Decimal | None, price: Decimal, day: date):
+    """What collection prices a line at (per GB-month, per 1,000 calls...)."""
+    if quantity is None:
+        return None
+    return cost_of(resource=resource, quantity=quantity, unit_price=price, day=day)
+
+
+def day_cost(day: date) -> Decimal:
+    """The cost of one cluster-day of DAY_LINES."""
+    return sum(
+        (line_cost(r, q, p, day) for _, r, _, q, p in DAY_LINES if q is not None), Decimal(0)
+    )
+
+
 def usage_make(*, user, clusters: list[Cluster], first: date, last: date) -> int:
     """One UsageDay per cluster per day with DAY_LINES; returns the total cost in cents."""
     days = []
     day = first
     while day <= last:
         for cluster in clusters:
-            cost = sum((q * p for _, _, _, q, p in DAY_LINES if q is not None), Decimal(0))
+            cost = day_cost(day)
             days.append(
                 UsageDay(
                     user=user,
@@ -59,7 +74,7 @@ def usage_make(*, user, clusters: list[Cluster], first: date, last: date) -> int
             instance_type=itype,
             quantity=qty,
             unit_price=price,
-            cost=None if qty is None else qty * price,
+            cost=line_cost(resource, qty, price, usage_day.date),
         )
         for usage_day in created
         for project, resource, itype, qty, price in DAY_LINES

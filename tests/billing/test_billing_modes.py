@@ -17,9 +17,8 @@ from billing.ledger import (
 )
 from billing.models import BillingModeChange, CreditTransaction
 from billing.payments.stripe_sync import usage_sync_stripe
-from clusters.models import Cluster
 from tests.billing.test_stripe_sync import accept_events, sent
-from usage.models import UsageDay
+from tests.factories import UsageDayFactory
 from usage.services.collection import _deduct
 
 DAYS = [date(2026, 11, d) for d in (9, 10, 11, 19, 20, 21)]
@@ -61,17 +60,9 @@ def test_each_day_takes_the_mode_in_effect_at_its_end(switched_account):
 
 
 def test_a_switched_account_pays_each_day_once_through_one_channel(switched_account, stripe_http):
-    cluster = Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
     credits_record_purchase(account=switched_account, amount_cents=10_000, stripe_session_id="cs")
     days = [
-        UsageDay.objects.create(
-            user=switched_account.user,
-            cluster=cluster,
-            date=d,
-            status="complete",
-            cost=Decimal("1.00"),
-            cost_cents=100,
-        )
+        UsageDayFactory(user=switched_account.user, date=d, cost=Decimal("1.00"), cost_cents=100)
         for d in DAYS
     ]
     accept_events(stripe_http)

@@ -65,14 +65,18 @@ def test_a_recollected_day_shows_at_once(client, owner, prepaid_account, usage):
     before = _mtd_total(client)
     day = UsageDay.objects.filter(user=owner, date=usage).first()
     day.cost += Decimal("1000")
+    day.cost_cents += 1000_00
     day.save()
     assert _mtd_total(client) == before + Decimal("1000")
 
 
-def test_a_cost_rewritten_without_updated_at_still_shows(client, owner, prepaid_account, usage):
+@pytest.mark.parametrize("change", [{"cost": 0, "cost_cents": 0}, {"status": "partial"}])
+def test_a_day_rewritten_without_updated_at_still_shows(
+    client, owner, prepaid_account, usage, change
+):
     client.force_login(owner)
     before = _mtd_total(client)
-    UsageDay.objects.filter(user=owner, date=usage).update(cost=0)
+    UsageDay.objects.filter(user=owner, date=usage).update(**change)
     assert _mtd_total(client) < before
 
 

@@ -7,12 +7,13 @@ import pytest
 import responses
 from django.test import override_settings
 
-from billing.ledger import credits_record_purchase
+from billing.ledger import credits_grant, credits_record_purchase
 from billing.models import CreditPurchase
 
 STRIPE = "https://stripe.test"
 SESSIONS = f"{STRIPE}/v1/checkout/sessions"
 stripe_on = override_settings(STRIPE_SECRET_KEY="sk_test_x", STRIPE_API_BASE=STRIPE)
+LIMITS = "Enter an amount between $5.00 and $10,000.00."
 
 
 def session_json(n: int = 1) -> dict:
@@ -45,9 +46,14 @@ def test_prepaid_user_sees_presets_and_custom_amount(client, owner, prepaid_acco
 
 def test_page_says_when_stripe_is_not_configured(client, owner, prepaid_account):
     client.force_login(owner)
-    assert 'data-testid="stripe-not-configured"' in client.get("/billing/credits/").content.decode()
+    body = client.get("/billing/credits/").content.decode()
+    assert 'data-testid="stripe-not-configured"' in body
+    assert "<fieldset disabled>" in body
     response = client.post("/billing/credits/", {"amount": "2500"})
-    assert "not set up" in response.content.decode()
+    body = response.content.decode()
+    assert response.status_code == 503
+    assert body.count("not set up") == 1  # one clear sentence, not the same error twice
+    assert 'role="alert"' not in body
     assert CreditPurchase.objects.count() == 0
 
 
@@ -66,6 +72,33 @@ def test_preset_amount_redirects_to_checkout(client, owner, prepaid_account):
 
 @stripe_on
 @responses.activate
+def test_typing_an_amount_without_choosing_another_amount_buys_it(client, owner, prepaid_account):
+    responses.post(SESSIONS, json=session_json())
+    client.force_login(owner)
+    response = client.post("/billing/credits/", {"custom_amount": "40"})
+    assert response.status_code == 302
+    assert CreditPurchase.objects.get().amount_cents == 40_00
+
+
+@stripe_on
+def test_form_shows_balance_and_what_each_amount_adds(client, owner, prepaid_account, staff):
+    credits_grant(
+        account=prepaid_account,
+        amount_cents=12_00,
+        idempotency_key="g",
+        reason="r",
+        created_by=staff,
+    )
+    client.force_login(owner)
+    body = client.get("/billing/credits/").content.decode()
+    assert "Current balance: <strong>$12.00</strong>" in body
+    assert "(balance becomes $37.00)" in body and "(balance becomes $262.00)" in body
+    assert LIMITS in body  # the hint is the message
+    assert "<fieldset disabled>" not in body
+
+
+@stripe_on
+@responses.activate
 def test_custom_amount_in_dollars_becomes_cents(client, owner, prepaid_account):
     responses.post(SESSIONS, json=session_json())
     client.force_login(owner)
@@ -79,13 +112,15 @@ def test_custom_amount_in_dollars_becomes_cents(client, owner, prepaid_account):
 @pytest.mark.parametrize(
     ("data", "field", "message"),
     [
-        ({"amount": "custom", "custom_amount": "1.00"}, "custom_amount", "minimum"),
-        ({"amount": "custom", "custom_amount": "99999999"}, "custom_amount", "maximum"),
-        ({"amount": "custom", "custom_amount": ""}, "custom_amount", "Enter an amount"),
+        ({"amount": "custom", "custom_amount": "1.00"}, "custom_amount", LIMITS),
+        ({"amount": "custom", "custom_amount": "-5"}, "custom_amount", LIMITS),
+        ({"custom_amount": "-5"}, "custom_amount", LIMITS),
+        ({"amount": "custom", "custom_amount": "99999999"}, "custom_amount", LIMITS),
+        ({"amount": "custom", "custom_amount": ""}, "custom_amount", LIMITS),
         ({"amount": "custom", "custom_amount": "abc"}, "custom_amount", "number"),
         ({"amount": "custom", "custom_amount": "10.001"}, "custom_amount", "decimal"),
         ({"amount": "123"}, "amount", "valid choice"),
-        ({}, "amount", "required"),
+        ({}, "amount", "Choose an amount."),
     ],
 )
 def test_bad_amounts_are_refused_and_nothing_is_written(
@@ -96,6 +131,7 @@ def test_bad_amounts_are_refused_and_nothing_is_written(
     assert response.status_code == 400
     errors = response.context["form"].errors
     assert field in errors and message in " ".join(errors[field])
+    assert response.content.decode().count('role="alert"') == 1  # one message, said once
     assert CreditPurchase.objects.count() == 0
     assert len(responses.calls) == 0
 

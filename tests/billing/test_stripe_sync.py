@@ -13,7 +13,7 @@ from billing.ledger.calendar import day_noon
 from billing.models import MeterReport
 from billing.payments import gateway
 from billing.payments.stripe_sync import usage_sync_stripe
-from clusters.models import Cluster
+from tests.factories import ClusterFactory
 from tests.stripe_fakes import API, stripe_object
 from usage.models import UsageDay
 
@@ -26,7 +26,7 @@ CANCELS = f"{API}/v1/billing/meter_event_adjustments"
 
 @pytest.fixture
 def cluster(db):
-    return Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
+    return ClusterFactory(name="c1")
 
 
 @pytest.fixture
@@ -123,7 +123,7 @@ def test_the_rounding_remainder_carries_so_the_month_total_matches_the_measured_
 
 def test_two_clusters_on_one_day_are_one_event(stripe_http, postpaid, cluster):
     accept_events(stripe_http)
-    other = Cluster.objects.create(name="c2", hopsworks_url="https://c2.test/api")
+    other = ClusterFactory(name="c2")
     usage(postpaid.user, cluster, date(2026, 11, 20), "1.10")
     usage(postpaid.user, other, date(2026, 11, 20), "0.25")
     usage_sync_stripe(now=NOW)

@@ -10,10 +10,9 @@ import pytest
 
 from billing.models import MeterReport
 from billing.payments.stripe_sync import usage_sync_stripe
-from clusters.models import Cluster
 from tests.concurrency import run_at_once
+from tests.factories import UsageDayFactory
 from tests.stripe_fakes import API, stripe_object
-from usage.models import UsageDay
 
 NOW = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
 
@@ -23,15 +22,9 @@ def test_runs_at_the_same_moment_report_each_day_once(stripe_http, owner):
     account = owner.billing_account
     account.stripe_customer_id = "cus_race"
     account.save()
-    cluster = Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
     for i in range(5):
-        UsageDay.objects.create(
-            user=owner,
-            cluster=cluster,
-            date=date(2026, 11, 18) + timedelta(days=i),
-            status="complete",
-            cost=Decimal("1.25"),
-        )
+        day = date(2026, 11, 18) + timedelta(days=i)
+        UsageDayFactory(user=owner, date=day, cost=Decimal("1.25"))
     events = stripe_http.post(
         f"{API}/v1/billing/meter_events", json=stripe_object("billing.meter_event")
     )

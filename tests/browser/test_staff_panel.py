@@ -23,7 +23,7 @@ def staff_login(page, live_server, demo):
         page.get_by_label("Email").fill(demo["staff"])
         page.get_by_label("Password").fill("demo-password-1")
         page.get_by_role("button", name="Log in").click()
-        expect(page.get_by_role("heading", name="Site administration")).to_be_visible()
+        expect(page.get_by_role("heading", name="Billing, usage and clusters")).to_be_visible()
 
     return go
 

@@ -7,9 +7,25 @@ from django.db import connection
 
 from accounts.models import User
 from clusters.models import Cluster
-from tests.accounts.fakes import API_KEY, cluster, fake_http, hopsworks
+from tests.accounts.fakes import API_KEY, FakeHopsworks, cluster, fake_http, hopsworks
 
 __all__ = ["cluster", "fake_http", "hopsworks"]
+
+
+KUBECONFIG = """\
+apiVersion: v1
+kind: Config
+clusters:
+- name: eu1
+  cluster: {server: "https://k8s.eu1.test:6443"}
+users:
+- name: billing
+  user: {token: "kube-token"}
+contexts:
+- name: eu1
+  context: {cluster: eu1, user: billing}
+current-context: eu1
+"""
 
 
 @pytest.fixture
@@ -17,8 +33,14 @@ def secret_files(tmp_path):
     key = tmp_path / "key"
     key.write_text("hw-key-from-file\n")
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text("apiVersion: v1\nkind: Config\n")
+    kubeconfig.write_text(KUBECONFIG)
     return str(key), str(kubeconfig)
+
+
+def register(key: str, kubeconfig: str, *args: str, name: str = "eu1", url: str = ""):
+    url = url or "https://eu1.test/hopsworks-api/api"
+    options = ["--name", name, "--hopsworks-url", url, "--api-key-file", key]
+    call_command("register_cluster", *options, "--kubeconfig", kubeconfig, *args)
 
 
 def test_register_cluster_creates_then_updates_with_secrets_encrypted(db, secret_files, capsys):
@@ -130,3 +152,70 @@ def test_test_hopsworks_fails_loudly_on_a_refused_key(cluster, hopsworks):
         call_command("test_hopsworks", "--cluster", "c1")
     with pytest.raises(CommandError, match="No cluster"):
         call_command("test_hopsworks", "--cluster", "nope")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "https://eu1.test",
+        "https://eu1.test/",
+        "https://eu1.test/hopsworks/",
+        "https://eu1.test/hopsworks-api",
+        "https://eu1.test/hopsworks-api/api/",
+        "  https://eu1.test/hopsworks-api/api  ",
+    ],
+)
+def test_register_cluster_stores_the_api_base_whatever_url_the_operator_typed(
+    db, secret_files, typed
+):
+    register(*secret_files, url=typed)
+    assert Cluster.objects.get().hopsworks_url == "https://eu1.test/hopsworks-api/api"
+
+
+@pytest.mark.parametrize(
+    ("kubeconfig", "problem"),
+    [
+        ("apiVersion: v1\nkind: Config\n", "no current-context"),
+        ("clusters: [unclosed", "not valid YAML"),
+        ("just some text", "not a YAML mapping"),
+        (KUBECONFIG.replace("current-context: eu1", "current-context: us2"), "no context named"),
+        (KUBECONFIG.replace('{server: "https://k8s.eu1.test:6443"}', "{}"), "no server"),
+    ],
+)
+def test_register_cluster_refuses_a_kubeconfig_the_client_could_not_use(
+    db, secret_files, tmp_path, kubeconfig, problem
+):
+    path = tmp_path / "bad-kubeconfig"
+    path.write_text(kubeconfig)
+    with pytest.raises(CommandError, match=problem):
+        register(secret_files[0], str(path))
+    assert not Cluster.objects.exists()
+
+
+def test_register_cluster_with_check_prints_the_connection_report(
+    db, secret_files, fake_http, capsys, tmp_path
+):
+    FakeHopsworks(fake_http, base="https://eu1.test/hopsworks-api/api")
+    key = tmp_path / "eu1.key"
+    key.write_text(API_KEY)
+    register(str(key), secret_files[1], "--check", url="https://eu1.test")
+
+    out = capsys.readouterr().out
+    assert "Created cluster eu1" in out and "API base https://eu1.test/hopsworks-api/api" in out
+    assert "GET /admin/users" in out and "status 200" in out
+    assert API_KEY not in out
+
+
+def test_register_cluster_check_fails_loudly_when_the_api_is_unreachable(
+    db, secret_files, fake_http, settings
+):
+    settings.HOPSWORKS_GET_RETRIES = 0
+    with pytest.raises(CommandError, match="Connection test failed"):
+        register(*secret_files, "--check", url="https://eu1.test")
+    assert Cluster.objects.filter(name="eu1").exists()  # registered; the report says what failed
+
+
+@pytest.mark.parametrize("ref", ["c1", "id"])
+def test_test_hopsworks_takes_the_cluster_by_name_or_id(cluster, hopsworks, capsys, ref):
+    call_command("test_hopsworks", "--cluster", str(cluster.pk) if ref == "id" else cluster.name)
+    assert "status 200" in capsys.readouterr().out

@@ -59,3 +59,37 @@ def test_service_check_prints_one_clear_line_when_postgres_is_down():
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("PostgreSQL is not reachable at 127.0.0.1:1")
+
+
+def test_operator_commands_print_no_library_banner(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ.get("PATH", ""),
+            "APP_ENV": "local",
+            "DJANGO_ENV_FILE": ".env.example",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        },
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "System check identified no issues (0 silenced)."
+    assert "AXES" not in result.stderr and result.stderr.strip() == ""
+
+
+def test_django_records_reach_the_console_once():
+    """Django's default config gives the `django` logger a console handler of its own; with
+    the root's console handler every record printed twice under `make run` (DEBUG on)."""
+    result = run(
+        "import django, logging; django.setup();"
+        "logging.getLogger('django.request').warning('once')",
+        APP_ENV="local",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DJANGO_ENV_FILE=".env.example",
+        DEBUG="true",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.count("once") == 1

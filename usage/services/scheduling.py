@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from billing.ledger.calendar import billing_today
@@ -13,6 +14,27 @@ from clusters.models import Cluster
 def usage_default_day(*, now: datetime | None = None) -> date:
     """The day a nightly run collects: yesterday in the billing time zone."""
     return billing_today(now or timezone.now()) - timedelta(days=1)
+
+
+class UsageDayRefused(ValueError):
+    """A day that cannot be collected yet; the message says why and which day can."""
+
+
+def usage_day_check(*, day: date, now: datetime | None = None) -> None:
+    """A day can be collected once it is over in the billing time zone: today's usage is
+    still growing, and a future day has none."""
+    today = billing_today(now or timezone.now())
+    latest = today - timedelta(days=1)
+    if day > today:
+        raise UsageDayRefused(
+            f"{day} is in the future (today is {today} in {settings.BILLING_TIME_ZONE}); "
+            f"the latest day that can be collected is {latest}."
+        )
+    if day == today:
+        raise UsageDayRefused(
+            f"{day} is today and not over yet in {settings.BILLING_TIME_ZONE}; "
+            f"the latest day that can be collected is {latest}."
+        )
 
 
 def _clusters(cluster_id: int | None):

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from accounts.models import ProvisioningStatus, User
 from accounts.services import provisioning_run
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Run or resume a user's signup provisioning now (in this process) and show the steps."
+    examples = ("provision_user alice@example.com",)
 
     def add_arguments(self, parser):
         parser.add_argument("email")

@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
 from billing.ledger import credits_balance
 from billing.ledger.money import format_cents
 from billing.management.commands._accounts import account_for_email
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Print an account's mode, status and credit balance: balance EMAIL"
+    examples = ("balance alice@example.com",)
 
     def add_arguments(self, parser):
         parser.add_argument("email")

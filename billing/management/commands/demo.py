@@ -1,14 +1,16 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.dev.demo import DEMO_PASSWORD, demo_load
 from billing.ledger.calendar import billing_today
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Load the demo data (cluster, prices, a postpaid and a prepaid user). Safe to rerun."
+    examples = ("demo",)
 
     def handle(self, *args, **options):
         if settings.IS_PRODUCTION:

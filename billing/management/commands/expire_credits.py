@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
 from billing.ledger import credits_expire
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Post expiry transactions for promotional credits past their expiry date."
+    examples = ("expire_credits",)
 
     def handle(self, *args, **options):
         posted = credits_expire()

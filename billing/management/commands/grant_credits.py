@@ -2,16 +2,21 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.ledger import BillingError, credits_grant, staff_grant_key
 from billing.ledger.money import format_cents, to_cents
 from billing.management.commands._accounts import account_for_email
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Grant promotional credits: grant_credits EMAIL AMOUNT --reason '...' (AMOUNT in dollars)."
+    )
+    examples = (
+        'grant_credits alice@example.com 25 --reason "welcome credits"',
+        'grant_credits alice@example.com 12.50 --reason "trial" --expires-at 2027-01-01T00:00Z',
     )
 
     def add_arguments(self, parser):

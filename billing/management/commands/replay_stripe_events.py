@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
+from config.commands import OperatorCommand
 from webhooks.services import stripe_events_replay
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Reprocess stored Stripe webhook events that failed or were never processed."
+    examples = ("replay_stripe_events --failed",)
 
     def add_arguments(self, parser):
         parser.add_argument("--failed", action="store_true", help="Only the failed ones.")

@@ -1,16 +1,18 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.payments import gateway
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Create, idempotently, the Stripe catalogue: the usage product, the usage meter, its "
         "metered price (1 cent per unit, lookup key) and the credits product."
     )
+    examples = ("setup_stripe",)
 
     def handle(self, *args, **options):
         try:

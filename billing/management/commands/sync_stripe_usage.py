@@ -2,14 +2,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from billing.payments import gateway
 from billing.payments.stripe_sync import usage_sync_stripe
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Report complete postpaid usage days to Stripe's meter (what the 03:00 job does)."
+    examples = (
+        "sync_stripe_usage",
+        "sync_stripe_usage --date 2026-11-24",
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--date", type=date.fromisoformat, help="Only this day (YYYY-MM-DD).")

@@ -1,28 +1,33 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
-from clusters.models import Cluster
+from clusters.cli import cluster_from_option, cluster_option, report_print
 from clusters.services import (
     ClusterError,
-    HopsworksReport,
     cluster_test_connection,
     user_test_hopsworks,
 )
+from config.commands import OperatorCommand
 
 
-class Command(BaseCommand):
-    help = "Call a cluster's Hopsworks API (connection test, or a user's lookup and projects)."
+class Command(OperatorCommand):
+    help = (
+        "Call a cluster's Hopsworks API (connection test, or a user's lookup and projects) and "
+        "print each request, its status, latency and raw answer."
+    )
+    examples = (
+        "test_hopsworks --cluster eu1",
+        "test_hopsworks --cluster eu1 --user alice@example.com",
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--cluster", required=True, help="Cluster name.")
+        cluster_option(parser, required=True)
         parser.add_argument("--user", help="Email of a user on that cluster.")
 
     def handle(self, *args, **opts):
-        cluster = Cluster.objects.filter(name=opts["cluster"]).first()
-        if cluster is None:
-            raise CommandError(f"No cluster named {opts['cluster']!r}.")
+        cluster = cluster_from_option(opts["cluster"])
         if opts["user"]:
             user = get_user_model().objects.filter(email__iexact=opts["user"]).first()
             if user is None:
@@ -35,16 +40,6 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         else:
             report = cluster_test_connection(cluster=cluster)
-        self._print(report)
+        report_print(self.stdout, report)
         if report.errors:
             raise CommandError("; ".join(report.errors))
-
-    def _print(self, report: HopsworksReport) -> None:
-        self.stdout.write(f"Cluster {report.cluster.name} at {report.cluster.hopsworks_url}")
-        for call in report.calls:
-            status = call.status_code or f"no answer ({call.error})"
-            self.stdout.write(f"\n{call.method} {call.path} {call.params or ''}")
-            self.stdout.write(f"  status {status}, {call.latency_ms} ms")
-            self.stdout.write(call.pretty_body)
-        for line in report.summary:
-            self.stdout.write(line)

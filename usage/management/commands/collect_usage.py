@@ -2,39 +2,57 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from clusters.cli import cluster_from_option, cluster_option
 from clusters.models import Cluster
+from config.commands import OperatorCommand
 from usage.models import CollectionStatus
-from usage.services import usage_collect_day, usage_default_day
+from usage.services import UsageDayRefused, usage_collect_day, usage_day_check, usage_default_day
 
 
 def _day(value: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError as exc:
         raise CommandError(f"--date must be YYYY-MM-DD, not {value!r}.") from exc
+    try:
+        usage_day_check(day=day)
+    except UsageDayRefused as exc:
+        raise CommandError(str(exc)) from exc
+    return day
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Collect, price and (for prepaid accounts) deduct one day's usage, now, for every "
-        "active cluster or one. Reruns and backfills any day; default yesterday."
+        "active cluster or one. Reruns and backfills any past day; default yesterday. Exits "
+        "non-zero unless every cluster-day is complete."
+    )
+    examples = (
+        "collect_usage",
+        "collect_usage --date 2026-11-24 --cluster eu1",
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--date", help="YYYY-MM-DD in the billing time zone")
-        parser.add_argument("--cluster", type=int, help="Cluster id (default: every active one)")
+        parser.add_argument(
+            "--date", help="YYYY-MM-DD in the billing time zone (default: yesterday)"
+        )
+        cluster_option(parser, help="The cluster's name or id (default: every active cluster)")
 
     def handle(self, *args, date=None, cluster=None, **options):
         day = _day(date) if date else usage_default_day()
-        clusters = Cluster.objects.filter(is_active=True)
         if cluster is not None:
-            clusters = Cluster.objects.filter(pk=cluster)
-            if not clusters.exists():
-                raise CommandError(f"No cluster with id {cluster}.")
+            clusters = [cluster_from_option(cluster)]
+        else:
+            clusters = list(Cluster.objects.filter(is_active=True).order_by("pk"))
+        if not clusters:
+            self.stdout.write(
+                "Nothing to do: no active cluster. Add one with `manage.py register_cluster`."
+            )
+            return
         not_complete = 0
-        for item in clusters.order_by("pk"):
+        for item in clusters:
             run = usage_collect_day(cluster=item, day=day)
             reason = f": {run.reason}" if run.reason else ""
             self.stdout.write(f"{item} {day}: {run.status}{reason}")

@@ -1,26 +1,36 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from clusters.cli import cluster_from_option, cluster_option
 from clusters.kube import KubeError
 from clusters.models import Cluster
+from config.commands import OperatorCommand
 from usage.services import usage_sample
 
 
-class Command(BaseCommand):
-    help = "Sample the pods of every active cluster (or one) into the pod rows, now."
+class Command(OperatorCommand):
+    help = (
+        "Sample the pods of every active cluster (or one) into the pod rows, now (Celery beat "
+        "does it every 5 minutes)."
+    )
+    examples = ("sample_usage", "sample_usage --cluster eu1")
 
     def add_arguments(self, parser):
-        parser.add_argument("--cluster", type=int, help="Cluster id (default: every active one)")
+        cluster_option(parser, help="The cluster's name or id (default: every active cluster)")
 
     def handle(self, *args, cluster=None, **options):
-        clusters = Cluster.objects.filter(is_active=True)
         if cluster is not None:
-            clusters = Cluster.objects.filter(pk=cluster)
-            if not clusters.exists():
-                raise CommandError(f"No cluster with id {cluster}.")
+            clusters = [cluster_from_option(cluster)]
+        else:
+            clusters = list(Cluster.objects.filter(is_active=True).order_by("pk"))
+        if not clusters:
+            self.stdout.write(
+                "Nothing to do: no active cluster. Add one with `manage.py register_cluster`."
+            )
+            return
         failed = 0
-        for item in clusters.order_by("pk"):
+        for item in clusters:
             try:
                 result = usage_sample(cluster=item)
             except KubeError as exc:

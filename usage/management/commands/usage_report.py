@@ -4,13 +4,15 @@ import json
 from datetime import date
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from config.commands import OperatorCommand
 from usage.services import usage_report
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Print a user's usage of one day, per cluster, as JSON."
+    examples = ("usage_report --user alice@example.com --date 2026-11-24 --format json",)
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="The user's email")

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0007_credittransaction_account_id_index'),
+        ('billing', '0008_price_import'),
     ]
 
     operations = [

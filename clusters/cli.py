@@ -1,0 +1,33 @@
+"""The `--cluster` option of the operator commands: a cluster's name or id, one lookup."""
+
+from __future__ import annotations
+
+from django.core.management.base import CommandError
+
+from clusters.models import Cluster
+from clusters.services import ClusterError, HopsworksReport, cluster_find
+
+CLUSTER_HELP = "The cluster's name or id, as `manage.py register_cluster --name` gave it"
+
+
+def cluster_option(parser, *, required: bool = False, help: str = CLUSTER_HELP) -> None:
+    parser.add_argument("--cluster", required=required, metavar="NAME_OR_ID", help=help)
+
+
+def cluster_from_option(value: str) -> Cluster:
+    try:
+        return cluster_find(ref=value)
+    except ClusterError as exc:
+        raise CommandError(str(exc)) from exc
+
+
+def report_print(out, report: HopsworksReport) -> None:
+    """Each Hopsworks call of a report: request, status, latency, raw answer."""
+    out.write(f"Cluster {report.cluster.name} at {report.cluster.hopsworks_url}")
+    for call in report.calls:
+        status = call.status_code or f"no answer ({call.error})"
+        out.write(f"\n{call.method} {call.path} {call.params or ''}")
+        out.write(f"  status {status}, {call.latency_ms} ms")
+        out.write(call.pretty_body)
+    for line in report.summary:
+        out.write(line)
