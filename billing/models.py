@@ -484,3 +484,64 @@ class ChargeReversal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.stripe_id} {self.amount_cents}"
+
+
+def default_alert_percents() -> list[int]:
+    return [50, 80, 100]
+
+
+class BudgetSettings(models.Model):
+    """What one account asked to be warned about. Absent row: no budget, and the default
+    low-balance threshold (LOW_BALANCE_THRESHOLD_CENTS) for prepaid accounts."""
+
+    account = models.OneToOneField(BillingAccount, on_delete=models.CASCADE, related_name="budget")
+    # Spend per billing month (collected days plus today's estimate); null: no budget.
+    monthly_budget_cents = models.BigIntegerField(null=True, blank=True)
+    alert_percents = models.JSONField(default=default_alert_percents)
+    # Prepaid: alert when available credits fall below each; null: the global default.
+    low_balance_thresholds_cents = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(monthly_budget_cents__isnull=True)
+                | models.Q(monthly_budget_cents__gt=0),
+                name="budget_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"budget of {self.account_id}: {self.monthly_budget_cents}"
+
+
+class SpendAlert(models.Model):
+    """One alert crossing, recorded before its email is sent: the unique key makes it once per
+    crossing per period, whichever of several concurrent checks sees the crossing first."""
+
+    class Kind(models.TextChoices):
+        BUDGET = "budget", "Budget"
+        LOW_BALANCE = "low_balance", "Low balance"
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Budget: the percentage; low balance: the threshold in cents.
+    threshold = models.BigIntegerField()
+    # Budget: "YYYY-MM:<budget cents>" (a new budget re-arms); low balance: "after-tx:<id>",
+    # the last posting that added credits (buying credits re-arms).
+    period = models.CharField(max_length=64)
+    # The month's spend (budget) or the available credits (low balance) when it was crossed.
+    amount_cents = models.BigIntegerField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "threshold", "period"], name="spend_alert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.threshold} {self.period}"

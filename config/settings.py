@@ -188,7 +188,11 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@hopsbill.loc
 BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd").lower()
 # Global switch for prepaid billing; each account still needs its own opt-in by staff.
 PREPAID_FEATURE_ENABLED = _bool("PREPAID_FEATURE_ENABLED", default=True)
+# The default low-balance alert threshold of a prepaid account (each user may set their own).
 LOW_BALANCE_THRESHOLD_CENTS = env.int("LOW_BALANCE_THRESHOLD_CENTS", default=1000)
+# Today's spend estimate counts as stale (possibly low) when no sampler pass refreshed it
+# for this long (the sampler runs every 5 minutes).
+SPEND_ESTIMATE_STALE_MINUTES = env.int("SPEND_ESTIMATE_STALE_MINUTES", default=15)
 # The billing page's panels are cached under a key that changes with every ledger posting and
 # usage (re)collection (billing.portal.selectors.page_version); 0 turns the cache off.
 BILLING_PAGE_CACHE_SECONDS = env.int("BILLING_PAGE_CACHE_SECONDS", default=300)

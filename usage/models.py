@@ -165,3 +165,35 @@ class DeductionSweep(models.Model):
 
     def __str__(self) -> str:
         return f"sweep {self.started_at:%Y-%m-%d %H:%M}: {self.days_caught_up} caught up"
+
+
+class SpendEstimate(models.Model):
+    """Today's cost so far of one user's compute on one cluster, per resource: an estimate from
+    the sampler's pod rows, priced like the nightly collection. Every sampler pass of the
+    cluster overwrites its rows. Never posted to the ledger: it drives display, alerts, caps.
+    `stale`: the last pass could not see the whole cluster (unreachable, a failing page, the
+    project list unreadable), so the figure may be low."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spend_estimates"
+    )
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="spend_estimates"
+    )
+    resource = models.CharField(max_length=32, choices=Resource.choices)
+    day = models.DateField()
+    quantity = models.DecimalField(**QUANTITY_FIELD)
+    cost = models.DecimalField(**COST_FIELD)
+    computed_at = models.DateTimeField()
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "cluster", "resource"], name="spend_estimate_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["cluster"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.cluster_id} {self.resource} {self.cost}"

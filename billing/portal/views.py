@@ -16,14 +16,16 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.ledger import BillingError, prepaid_active
+from billing.budgets.alerts import alert_settings_of, alert_settings_set
+from billing.budgets.spend import today_spend
+from billing.ledger import BillingError, billing_account_ensure, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
-from billing.ledger.money import format_cents, round_cost
-from billing.models import AccountStatus, CreditPurchase
+from billing.ledger.money import format_cents, from_cents, round_cost, to_cents
+from billing.models import AccountStatus, CreditPurchase, SpendAlert
 from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
-from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
+from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
 from config.ids import parse_id
 
@@ -64,6 +66,8 @@ def billing_page(request):
         "month_form": month_form,
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
+        "today_spend": today_spend(account=account),
+        **_alerts_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
     }
@@ -76,6 +80,47 @@ def billing_page(request):
         if key:
             cache.set(key, body, settings.BILLING_PAGE_CACHE_SECONDS)
     return render(request, "billing/page.html", context | {"body": body})
+
+
+def _alerts_context(account, form: AlertsForm | None = None) -> dict:
+    if form is None:
+        wanted = alert_settings_of(account=account)
+        budget = wanted.monthly_budget_cents
+        form = AlertsForm(
+            initial={
+                "monthly_budget": None if budget is None else from_cents(budget),
+                "alert_percents": ", ".join(str(p) for p in wanted.alert_percents),
+                "low_balance_thresholds": ", ".join(
+                    str(from_cents(t)) for t in wanted.low_balance_thresholds_cents
+                ),
+            }
+        )
+    history = SpendAlert.objects.filter(account=account)[:20]
+    return {"alerts_form": form, "alerts_history": history}
+
+
+@login_required
+@require_http_methods(["POST"])
+def alerts_save(request):
+    """The page's budget and alerts form: always the caller's own account."""
+    account = billing_account_ensure(user=request.user)
+    form = AlertsForm(request.POST)
+    if form.is_valid():
+        budget = form.cleaned_data["monthly_budget"]
+        try:
+            alert_settings_set(
+                account=account,
+                monthly_budget_cents=None if budget is None else to_cents(budget),
+                alert_percents=form.cleaned_data["alert_percents"],
+                low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
+            )
+        except BillingError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Your budget and alerts are saved.")
+            return redirect("billing")
+    context = {"account": account, "currency": account.currency} | _alerts_context(account, form)
+    return render(request, "billing/alerts_invalid.html", context, status=400)
 
 
 def _page_cache_key(account, version, today, window, first, page, month_errors) -> str | None:

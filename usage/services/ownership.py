@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from clusters.hopsworks import HopsworksProject, namespace_for
+from clusters.hopsworks import HopsworksClient, HopsworksError, HopsworksProject, namespace_for
+from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 
 PROJECT_LABEL = "hopsworks.ai/project"
@@ -76,3 +77,20 @@ def _users_by_creator(
         if pk:
             matched[project] = pk
     return matched
+
+
+class OwnersUnknown(Exception):
+    """The namespaces or the project list could not be read: ownership is unknown."""
+
+
+def owners_of_cluster(*, cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
+    """namespace -> owner, read from the cluster's namespaces and Hopsworks' project list."""
+    try:
+        namespaces = list(kube.namespaces())
+    except KubeError as exc:
+        raise OwnersUnknown(f"namespace list failed: {exc}") from exc
+    try:
+        projects = HopsworksClient(cluster).projects_list()
+    except HopsworksError as exc:
+        raise OwnersUnknown(f"Hopsworks project list failed: {exc}") from exc
+    return ownership_resolve(cluster=cluster, namespaces=namespaces, projects=projects)
