@@ -68,24 +68,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.first_name or self.email
 
 
-class ProvisioningStatus(models.TextChoices):
-    PENDING = "pending", "Pending"
-    RUNNING = "running", "Running"
-    DONE = "done", "Done"
-    SKIPPED = "skipped", "Skipped (not needed)"
-    NOT_CONFIGURED = "not_configured", "Skipped (not configured)"
-    WAITING = "waiting", "Waiting to retry"
-    FAILED = "failed", "Failed (needs staff)"
+class RunBase(models.Model):
+    """A resumable run of recorded steps (accounts.runs): the fields every run shares. The
+    concrete run adds its owner and its own `status` (with its own choices)."""
 
-
-class ProvisioningRun(models.Model):
-    """The signup provisioning of one user: a resumable sequence of steps (see
-    accounts.services.provisioning_run). One run per user; resuming reuses it."""
-
-    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="provisioning")
-    status = models.CharField(
-        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
-    )
+    status = models.CharField(max_length=16)
     current_step = models.CharField(max_length=32, blank=True)
     attempts = models.PositiveIntegerField(default=0)
     last_error = models.TextField(blank=True)
@@ -97,6 +84,50 @@ class ProvisioningRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
+
+
+class StepBase(models.Model):
+    """One recorded step of a run; the concrete step adds `run` and its own `status`."""
+
+    name = models.CharField(max_length=32)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(max_length=16)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # What the step produced or stopped (recorded before acting), for the panel and resuming.
+    detail = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+
+class ProvisioningStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped (not needed)"
+    NOT_CONFIGURED = "not_configured", "Skipped (not configured)"
+    WAITING = "waiting", "Waiting to retry"
+    FAILED = "failed", "Failed (needs staff)"
+
+
+class ProvisioningRun(RunBase):
+    """The signup provisioning of one user: a resumable sequence of steps (see
+    accounts.services.provisioning_run). One run per user; resuming reuses it."""
+
+    user = models.OneToOneField(User, on_delete=models.PROTECT, related_name="provisioning")
+    status = models.CharField(
+        max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
+    )
+
+    class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["status"])]
 
@@ -104,29 +135,17 @@ class ProvisioningRun(models.Model):
         return f"{self.user} ({self.status})"
 
 
-class ProvisioningStep(models.Model):
+class ProvisioningStep(StepBase):
     run = models.ForeignKey(ProvisioningRun, on_delete=models.CASCADE, related_name="steps")
-    name = models.CharField(max_length=32)
-    position = models.PositiveSmallIntegerField()
     status = models.CharField(
         max_length=16, choices=ProvisioningStatus.choices, default=ProvisioningStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    # What the step produced (ids, names), for the panel and for resuming.
-    detail = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["run", "position"]
         constraints = [
             models.UniqueConstraint(fields=["run", "name"], name="provisioning_step_unique_name")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.status}"
 
 
 class SuspensionStatus(models.TextChoices):
@@ -153,7 +172,7 @@ class SuspensionCause(models.TextChoices):
     STAFF = "staff", "Staff"
 
 
-class SuspensionRun(models.Model):
+class SuspensionRun(RunBase):
     """One suspension (stop deployments, stop job executions, block the user) or one resume
     (unblock the user) of a user's Hopsworks access: a resumable sequence of recorded steps
     (accounts.suspension). A newer run cancels the unfinished ones of the same user."""
@@ -168,14 +187,6 @@ class SuspensionRun(models.Model):
     status = models.CharField(
         max_length=16, choices=SuspensionStatus.choices, default=SuspensionStatus.PENDING
     )
-    current_step = models.CharField(max_length=32, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    locked_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -185,29 +196,17 @@ class SuspensionRun(models.Model):
         return f"{self.kind} {self.user} ({self.status})"
 
 
-class SuspensionStep(models.Model):
+class SuspensionStep(StepBase):
     run = models.ForeignKey(SuspensionRun, on_delete=models.CASCADE, related_name="steps")
-    name = models.CharField(max_length=32)
-    position = models.PositiveSmallIntegerField()
     status = models.CharField(
         max_length=16, choices=SuspensionStatus.choices, default=SuspensionStatus.PENDING
     )
-    attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    # What the step stopped (recorded before each stop, so a crash loses nothing).
-    detail = models.JSONField(default=dict, blank=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["run", "position"]
         constraints = [
             models.UniqueConstraint(fields=["run", "name"], name="suspension_step_unique_name")
         ]
-
-    def __str__(self) -> str:
-        return f"{self.name}: {self.status}"
 
 
 class SuspensionAction(models.Model):
