@@ -15,9 +15,10 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts import runs
 from accounts.models import ProvisioningRun, ProvisioningStatus, ProvisioningStep, User
 from billing.ledger import billing_account_ensure
 from billing.payments import gateway
@@ -236,12 +237,12 @@ def provisioning_stale(*, now=None) -> list[int]:
     """Ids of users whose run should be moving but has no live task: pending for 5 minutes,
     waiting 15 minutes past its retry time (a lost message), or running on an expired lease."""
     now = now or timezone.now()
-    runs = ProvisioningRun.objects.filter(
+    stale = ProvisioningRun.objects.filter(
         Q(status=S.PENDING, updated_at__lt=now - timedelta(minutes=5))
         | Q(status=S.WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
         | Q(status=S.RUNNING, locked_until__lt=now)
     )
-    return list(runs.values_list("user_id", flat=True))
+    return list(stale.values_list("user_id", flat=True))
 
 
 def provisioning_run(*, user: User) -> ProvisioningRun:
@@ -254,81 +255,43 @@ def provisioning_run(*, user: User) -> ProvisioningRun:
        failure leaves it FAILED for staff. All steps finished: the run is DONE.
     """
     run = provisioning_ensure(user=user)
-    now = timezone.now()
-    claimed = (
-        ProvisioningRun.objects.filter(pk=run.pk)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(
-            locked_until=now + LEASE,
-            status=S.RUNNING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=None,
-        )
-    )
-    if not claimed:
+    this = ProvisioningRun.objects.filter(pk=run.pk)
+    if not runs.run_claim(run_rows=this, lease=LEASE):
         run.refresh_from_db()
         return run
     try:
         _run_steps(run=run, user=User.objects.get(pk=user.pk))
     finally:
-        ProvisioningRun.objects.filter(pk=run.pk).update(locked_until=None)
+        runs.run_release(run_rows=this)
     run.refresh_from_db()
     return run
 
 
 def _run_steps(*, run: ProvisioningRun, user: User) -> None:
+    this = ProvisioningRun.objects.filter(pk=run.pk)
     for step in run.steps.order_by("position"):
         if step.status in FINISHED:
             continue
-        _step_begin(run=run, step=step)
+        runs.step_begin(run_rows=this, step=step)
         try:
             status, detail = STEP_HANDLERS[step.name](user=user, step=step)
         except Exception as exc:  # every failure is recorded on the step, then judged
             # Our typed errors say whether waiting helps; anything unexpected is retried too.
             retryable = getattr(exc, "retryable", True)
-            _step_fail(run=run, step=step, error=_describe(exc), retryable=retryable)
+            runs.step_fail(run_rows=this, step=step, error=_describe(exc), retryable=retryable)
             if not isinstance(exc, ProvisioningFailed | ProvisioningRetry | HopsworksError):
                 logger.exception("provisioning step %s crashed for user %s", step.name, user.pk)
             return
-        _step_finish(step=step, status=status, detail=detail)
-    ProvisioningRun.objects.filter(pk=run.pk).update(
-        status=S.DONE, current_step="", last_error="", finished_at=timezone.now()
-    )
+        runs.step_finish(step=step, status=status, detail=detail)
+    runs.run_finish(run_rows=this)
 
 
 def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _step_begin(*, run: ProvisioningRun, step: ProvisioningStep) -> None:
-    now = timezone.now()
-    step.status = S.RUNNING
-    step.attempts += 1
-    step.started_at = step.started_at or now
-    step.save(update_fields=["status", "attempts", "started_at", "updated_at"])
-    ProvisioningRun.objects.filter(pk=run.pk).update(current_step=step.name)
-
-
-def _step_finish(*, step: ProvisioningStep, status: str, detail: dict) -> None:
-    step.status = status
-    step.detail = {**step.detail, **detail}
-    step.last_error = ""
-    step.finished_at = timezone.now()
-    step.save(update_fields=["status", "detail", "last_error", "finished_at", "updated_at"])
-
-
-def _step_fail(*, run: ProvisioningRun, step: ProvisioningStep, error: str, retryable: bool):
-    status = S.WAITING if retryable else S.FAILED
-    step.status = status
-    step.last_error = error
-    step.save(update_fields=["status", "last_error", "updated_at"])
-    ProvisioningRun.objects.filter(pk=run.pk).update(status=status, last_error=error)
-
-
 def provisioning_schedule_retry(*, run: ProvisioningRun, countdown: float) -> None:
-    ProvisioningRun.objects.filter(pk=run.pk, status=S.WAITING).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=countdown)
-    )
+    runs.run_schedule_retry(run_rows=ProvisioningRun.objects.filter(pk=run.pk), countdown=countdown)
 
 
 def provisioning_give_up(*, run: ProvisioningRun) -> None:

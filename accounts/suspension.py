@@ -29,9 +29,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
+from accounts import runs
 from accounts.models import (
     SuspensionAction,
     SuspensionCause,
@@ -288,43 +289,33 @@ def suspension_exempt_set(*, user: User, staff: User, reason: str, exempt: bool)
 
 def suspension_execute(*, run: SuspensionRun) -> SuspensionRun:
     """Run or resume one run synchronously; returns it as left (see the module docstring)."""
-    now = timezone.now()
-    claimed = (
-        SuspensionRun.objects.filter(pk=run.pk, status__in=OPEN)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(
-            locked_until=now + LEASE,
-            status=S.RUNNING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=None,
-        )
-    )
-    if claimed:
+    this = SuspensionRun.objects.filter(pk=run.pk)
+    if runs.run_claim(run_rows=this.filter(status__in=OPEN), lease=LEASE):
         try:
             _run_steps(run=run)
         finally:
-            SuspensionRun.objects.filter(pk=run.pk).update(locked_until=None)
+            runs.run_release(run_rows=this)
     run.refresh_from_db()
     return run
 
 
 def _run_steps(*, run: SuspensionRun) -> None:
     user = User.objects.select_related("cluster").get(pk=run.user_id)
+    this = SuspensionRun.objects.filter(pk=run.pk)
     for step in run.steps.order_by("position"):
         if step.status in FINISHED:
             continue
-        if SuspensionRun.objects.filter(pk=run.pk, status=S.CANCELED).exists():
+        if this.filter(status=S.CANCELED).exists():
             return  # a newer run took over between two steps
-        _step_begin(run=run, step=step)
+        runs.step_begin(run_rows=this, step=step)
         try:
             status, detail = STEP_HANDLERS[step.name](user=user, run=run, step=step)
         except Exception as exc:  # recorded on the step, then judged
             _step_fail(run=run, step=step, error=str(exc) or type(exc).__name__, exc=exc)
             return
-        _step_finish(step=step, status=status, detail=detail)
-    SuspensionRun.objects.filter(pk=run.pk, status=S.RUNNING).update(
-        status=S.DONE, current_step="", last_error="", finished_at=timezone.now()
-    )
+        runs.step_finish(step=step, status=status, detail=detail)
+    # Only a run still running: one canceled meanwhile stays canceled.
+    runs.run_finish(run_rows=this.filter(status=S.RUNNING))
 
 
 def _retryable(exc: Exception) -> bool:
@@ -337,31 +328,14 @@ def _retryable(exc: Exception) -> bool:
     return getattr(exc, "retryable", True)
 
 
-def _step_begin(*, run: SuspensionRun, step: SuspensionStep) -> None:
-    step.status = S.RUNNING
-    step.attempts += 1
-    step.started_at = step.started_at or timezone.now()
-    step.save(update_fields=["status", "attempts", "started_at", "updated_at"])
-    SuspensionRun.objects.filter(pk=run.pk).update(current_step=step.name)
-
-
-def _step_finish(*, step: SuspensionStep, status: str, detail: dict) -> None:
-    step.status = status
-    step.detail = {**step.detail, **detail}
-    step.last_error = ""
-    step.finished_at = timezone.now()
-    step.save(update_fields=["status", "detail", "last_error", "finished_at", "updated_at"])
-
-
 def _step_fail(*, run: SuspensionRun, step: SuspensionStep, error: str, exc: Exception) -> None:
-    status = S.WAITING if _retryable(exc) else S.FAILED
     if not isinstance(exc, HopsworksError | kube.KubeError | SuspensionFailed | SuspensionRetry):
         logger.exception("suspension step %s crashed for run %s", step.name, run.pk)
-    step.status = status
-    step.last_error = error[:2000]
-    step.save(update_fields=["status", "last_error", "updated_at"])
-    SuspensionRun.objects.filter(pk=run.pk, status=S.RUNNING).update(
-        status=status, last_error=error[:2000]
+    runs.step_fail(
+        run_rows=SuspensionRun.objects.filter(pk=run.pk, status=S.RUNNING),
+        step=step,
+        error=error[:2000],
+        retryable=_retryable(exc),
     )
 
 
@@ -369,7 +343,7 @@ def suspension_stale(*, now=None) -> list[int]:
     """Ids of runs that should be moving but have no live task: pending for 5 minutes, waiting
     15 minutes past their retry time, or running on an expired lease."""
     now = now or timezone.now()
-    runs = SuspensionRun.objects.filter(
+    stale = SuspensionRun.objects.filter(
         Q(status=S.PENDING, updated_at__lt=now - timedelta(minutes=5))
         | Q(status=S.WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
         | Q(status=S.WAITING, next_attempt_at__isnull=True, updated_at__lt=now - LEASE)
@@ -377,13 +351,11 @@ def suspension_stale(*, now=None) -> list[int]:
         # A worker that exited mid-run released its lease but never finished.
         | Q(status=S.RUNNING, locked_until__isnull=True, updated_at__lt=now - timedelta(minutes=5))
     )
-    return list(runs.values_list("pk", flat=True))
+    return list(stale.values_list("pk", flat=True))
 
 
 def suspension_schedule_retry(*, run: SuspensionRun, countdown: float) -> None:
-    SuspensionRun.objects.filter(pk=run.pk, status=S.WAITING).update(
-        next_attempt_at=timezone.now() + timedelta(seconds=countdown)
-    )
+    runs.run_schedule_retry(run_rows=SuspensionRun.objects.filter(pk=run.pk), countdown=countdown)
 
 
 @transaction.atomic
