@@ -11,6 +11,7 @@ from accounts import suspension
 from accounts.models import (
     ProvisioningRun,
     ProvisioningStep,
+    RunBase,
     SuspensionAction,
     SuspensionRun,
     SuspensionStep,
@@ -145,8 +146,9 @@ class UserAdmin(BaseUserAdmin):
         return TemplateResponse(request, "admin/accounts/suspension_reason.html", context)
 
 
-class ProvisioningStepInline(admin.TabularInline):
-    model = ProvisioningStep
+class StepInline(admin.TabularInline):
+    """The steps of a run, read-only: what each did, its attempts and its last error."""
+
     extra = 0
     can_delete = False
     fields = ["name", "status", "attempts", "last_error", "detail", "started_at", "finished_at"]
@@ -156,8 +158,42 @@ class ProvisioningStepInline(admin.TabularInline):
         return False
 
 
+# The fields every run has (accounts.models.RunBase), shown read-only after the run's own.
+RUN_FIELDS = [
+    "status",
+    "current_step",
+    "attempts",
+    "last_error",
+    "next_attempt_at",
+    "locked_until",
+    "created_at",
+    "updated_at",
+    "finished_at",
+]
+
+
+class RunAdmin(admin.ModelAdmin):
+    """A run of recorded steps: read-only, changed only through its retry action."""
+
+    list_select_related = ["user"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: RunBase) -> str:
+        return obj.last_error[:80]
+
+
+class ProvisioningStepInline(StepInline):
+    model = ProvisioningStep
+
+
 @admin.register(ProvisioningRun)
-class ProvisioningRunAdmin(admin.ModelAdmin):
+class ProvisioningRunAdmin(RunAdmin):
     list_display = [
         "user",
         "status",
@@ -169,31 +205,9 @@ class ProvisioningRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "current_step"]
     search_fields = ["user__email", "last_error"]
-    list_select_related = ["user"]
-    readonly_fields = [
-        "user",
-        "status",
-        "current_step",
-        "attempts",
-        "last_error",
-        "next_attempt_at",
-        "locked_until",
-        "created_at",
-        "updated_at",
-        "finished_at",
-    ]
+    readonly_fields = ["user", *RUN_FIELDS]
     inlines = [ProvisioningStepInline]
     actions = ["retry_provisioning"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Last error")
-    def short_error(self, obj: ProvisioningRun) -> str:
-        return obj.last_error[:80]
 
     @admin.action(description="Retry provisioning", permissions=["change"])
     def retry_provisioning(self, request, queryset):
@@ -202,19 +216,12 @@ class ProvisioningRunAdmin(admin.ModelAdmin):
         self.message_user(request, f"Provisioning queued again for {queryset.count()} run(s).")
 
 
-class SuspensionStepInline(admin.TabularInline):
+class SuspensionStepInline(StepInline):
     model = SuspensionStep
-    extra = 0
-    can_delete = False
-    fields = ["name", "status", "attempts", "last_error", "detail", "started_at", "finished_at"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(SuspensionRun)
-class SuspensionRunAdmin(admin.ModelAdmin):
+class SuspensionRunAdmin(RunAdmin):
     """Where staff see a stuck suspension: the step, its attempts and its last error."""
 
     list_display = [
@@ -230,35 +237,9 @@ class SuspensionRunAdmin(admin.ModelAdmin):
     ]
     list_filter = ["kind", "status", "cause", "current_step"]
     search_fields = ["user__email", "last_error", "note"]
-    list_select_related = ["user"]
-    readonly_fields = [
-        "user",
-        "kind",
-        "cause",
-        "note",
-        "requested_by",
-        "status",
-        "current_step",
-        "attempts",
-        "last_error",
-        "next_attempt_at",
-        "locked_until",
-        "created_at",
-        "updated_at",
-        "finished_at",
-    ]
+    readonly_fields = ["user", "kind", "cause", "note", "requested_by", *RUN_FIELDS]
     inlines = [SuspensionStepInline]
     actions = ["retry_run"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Last error")
-    def short_error(self, obj: SuspensionRun) -> str:
-        return obj.last_error[:80]
 
     @admin.action(description="Retry now", permissions=["change"])
     def retry_run(self, request, queryset):
