@@ -9,6 +9,7 @@ The status values are those every run's status choices share (accounts.models.Ru
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.db.models import F, Q, QuerySet
@@ -16,10 +17,49 @@ from django.utils import timezone
 
 from accounts.models import StepBase
 
+PENDING = "pending"
 RUNNING = "running"
 WAITING = "waiting"
 FAILED = "failed"
 DONE = "done"
+SKIPPED = "skipped"
+FINISHED = {DONE, SKIPPED}
+
+
+def steps_run(
+    *,
+    run_rows: QuerySet,
+    steps: Iterable[StepBase],
+    call: Callable[[StepBase], tuple[str, dict]],
+    fail: Callable[[StepBase, Exception], None],
+    proceed: Callable[[], bool] = lambda: True,
+) -> bool:
+    """Run each unfinished step in order: begin it, `call` it for (status, detail), finish it.
+    A step that raises is handed to `fail` (which records and judges it) and the run stops
+    there; so does a run for which `proceed` says no. True when every step is finished."""
+    for step in steps:
+        if step.status in FINISHED:
+            continue
+        if not proceed():
+            return False
+        step_begin(run_rows=run_rows, step=step)
+        try:
+            status, detail = call(step)
+        except Exception as exc:  # every failure is recorded on the step, then judged
+            fail(step, exc)
+            return False
+        step_finish(step=step, status=status, detail=detail)
+    return True
+
+
+def run_stale_q(*, now) -> Q:
+    """Runs that should be moving but have no live task: pending for 5 minutes, waiting 15
+    minutes past their retry time (a lost message), or running on an expired lease."""
+    return (
+        Q(status=PENDING, updated_at__lt=now - timedelta(minutes=5))
+        | Q(status=WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
+        | Q(status=RUNNING, locked_until__lt=now)
+    )
 
 
 def run_claim(*, run_rows: QuerySet, lease: timedelta) -> bool:

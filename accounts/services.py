@@ -15,7 +15,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.utils import timezone
 
 from accounts import runs
@@ -45,7 +45,6 @@ STEPS = [
 # How long one worker may hold a run before another may take it over (a crashed worker).
 LEASE = timedelta(minutes=10)
 S = ProvisioningStatus
-FINISHED = {S.DONE, S.SKIPPED}
 
 
 class SignupError(Exception):
@@ -237,11 +236,7 @@ def provisioning_stale(*, now=None) -> list[int]:
     """Ids of users whose run should be moving but has no live task: pending for 5 minutes,
     waiting 15 minutes past its retry time (a lost message), or running on an expired lease."""
     now = now or timezone.now()
-    stale = ProvisioningRun.objects.filter(
-        Q(status=S.PENDING, updated_at__lt=now - timedelta(minutes=5))
-        | Q(status=S.WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
-        | Q(status=S.RUNNING, locked_until__lt=now)
-    )
+    stale = ProvisioningRun.objects.filter(runs.run_stale_q(now=now))
     return list(stale.values_list("user_id", flat=True))
 
 
@@ -269,21 +264,21 @@ def provisioning_run(*, user: User) -> ProvisioningRun:
 
 def _run_steps(*, run: ProvisioningRun, user: User) -> None:
     this = ProvisioningRun.objects.filter(pk=run.pk)
-    for step in run.steps.order_by("position"):
-        if step.status in FINISHED:
-            continue
-        runs.step_begin(run_rows=this, step=step)
-        try:
-            status, detail = STEP_HANDLERS[step.name](user=user, step=step)
-        except Exception as exc:  # every failure is recorded on the step, then judged
-            # Our typed errors say whether waiting helps; anything unexpected is retried too.
-            retryable = getattr(exc, "retryable", True)
-            runs.step_fail(run_rows=this, step=step, error=_describe(exc), retryable=retryable)
-            if not isinstance(exc, ProvisioningFailed | ProvisioningRetry | HopsworksError):
-                logger.exception("provisioning step %s crashed for user %s", step.name, user.pk)
-            return
-        runs.step_finish(step=step, status=status, detail=detail)
-    runs.run_finish(run_rows=this)
+
+    def fail(step: ProvisioningStep, exc: Exception) -> None:
+        # Our typed errors say whether waiting helps; anything unexpected is retried too.
+        retryable = getattr(exc, "retryable", True)
+        runs.step_fail(run_rows=this, step=step, error=_describe(exc), retryable=retryable)
+        if not isinstance(exc, ProvisioningFailed | ProvisioningRetry | HopsworksError):
+            logger.exception("provisioning step %s crashed for user %s", step.name, user.pk)
+
+    if runs.steps_run(
+        run_rows=this,
+        steps=run.steps.order_by("position"),
+        call=lambda step: STEP_HANDLERS[step.name](user=user, step=step),
+        fail=fail,
+    ):
+        runs.run_finish(run_rows=this)
 
 
 def _describe(exc: Exception) -> str:

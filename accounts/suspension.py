@@ -67,7 +67,6 @@ STEPS = {
     SuspensionKind.SUSPEND: ["stop_deployments", "stop_jobs", "block_user", "done"],
     SuspensionKind.RESUME: ["unblock_user", "done"],
 }
-FINISHED = {S.DONE, S.SKIPPED}
 OPEN = [S.PENDING, S.RUNNING, S.WAITING, S.FAILED]
 LEASE = timedelta(minutes=10)
 SERVING_LABELS = ("serving.hops.works/", "serving.kserve.io/inferenceservice")
@@ -302,20 +301,18 @@ def suspension_execute(*, run: SuspensionRun) -> SuspensionRun:
 def _run_steps(*, run: SuspensionRun) -> None:
     user = User.objects.select_related("cluster").get(pk=run.user_id)
     this = SuspensionRun.objects.filter(pk=run.pk)
-    for step in run.steps.order_by("position"):
-        if step.status in FINISHED:
-            continue
-        if this.filter(status=S.CANCELED).exists():
-            return  # a newer run took over between two steps
-        runs.step_begin(run_rows=this, step=step)
-        try:
-            status, detail = STEP_HANDLERS[step.name](user=user, run=run, step=step)
-        except Exception as exc:  # recorded on the step, then judged
-            _step_fail(run=run, step=step, error=str(exc) or type(exc).__name__, exc=exc)
-            return
-        runs.step_finish(step=step, status=status, detail=detail)
-    # Only a run still running: one canceled meanwhile stays canceled.
-    runs.run_finish(run_rows=this.filter(status=S.RUNNING))
+    if runs.steps_run(
+        run_rows=this,
+        steps=run.steps.order_by("position"),
+        call=lambda step: STEP_HANDLERS[step.name](user=user, run=run, step=step),
+        fail=lambda step, exc: _step_fail(
+            run=run, step=step, error=str(exc) or type(exc).__name__, exc=exc
+        ),
+        # A newer run took over between two steps.
+        proceed=lambda: not this.filter(status=S.CANCELED).exists(),
+    ):
+        # Only a run still running: one canceled meanwhile stays canceled.
+        runs.run_finish(run_rows=this.filter(status=S.RUNNING))
 
 
 def _retryable(exc: Exception) -> bool:
@@ -344,10 +341,8 @@ def suspension_stale(*, now=None) -> list[int]:
     15 minutes past their retry time, or running on an expired lease."""
     now = now or timezone.now()
     stale = SuspensionRun.objects.filter(
-        Q(status=S.PENDING, updated_at__lt=now - timedelta(minutes=5))
-        | Q(status=S.WAITING, next_attempt_at__lt=now - timedelta(minutes=15))
+        runs.run_stale_q(now=now)
         | Q(status=S.WAITING, next_attempt_at__isnull=True, updated_at__lt=now - LEASE)
-        | Q(status=S.RUNNING, locked_until__lt=now)
         # A worker that exited mid-run released its lease but never finished.
         | Q(status=S.RUNNING, locked_until__isnull=True, updated_at__lt=now - timedelta(minutes=5))
     )
