@@ -4,7 +4,7 @@ accounts.services, suspension in accounts.suspension) make on their run and step
 Each helper takes `run_rows`, a queryset selecting the one run row together with any guard the
 machine needs (e.g. "still running", so a run canceled meanwhile is not overwritten), and
 writes with a conditional UPDATE, so two workers never both act on one run.
-The status values are those every run's status choices share (accounts.models.RunBase).
+The status values written here are in every run's status choices (tests/accounts/test_runs.py).
 """
 
 from __future__ import annotations
