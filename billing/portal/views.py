@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -16,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.ledger import BillingError, prepaid_active
+from billing.ledger import prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents, round_cost
 from billing.models import AccountStatus, CreditPurchase
@@ -25,8 +23,7 @@ from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
-
-logger = logging.getLogger(__name__)
+from config.errors import DomainError, page_error
 
 
 def home(request):
@@ -263,15 +260,8 @@ def credits_buy(request):
             purchase = credits_purchase_start(
                 account=account, amount_cents=form.cleaned_data["amount_cents"]
             )
-        except gateway.StripeNotConfigured:
-            stripe_ready, status = False, 503
-        except gateway.StripeError as exc:
-            logger.warning("checkout session failed for account %s: %s", account.pk, exc)
-            messages.error(
-                request, "The payment service is not answering. Please try again in a minute."
-            )
-        except BillingError as exc:
-            form.add_error(None, str(exc))
+        except DomainError as exc:
+            page_error(request, exc, form=form)
         else:
             return redirect(purchase.checkout_url)
     if data is not None and form.errors:
