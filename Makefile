@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 ENV_FILE := $(if $(wildcard .env),.env,.env.example)
 
-.PHONY: run test lint install bench chromium
+.PHONY: run test faults lint install bench chromium
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,12 @@ chromium:
 test: install chromium
 	@$(PY) scripts/check_services.py
 	APP_ENV=test $(PY) -m pytest $(PYTEST_ARGS)
+
+# Fault injection only: broker down, killed database connections, Stripe 500/429/timeouts,
+# Kubernetes failing mid-pagination, Hopsworks down mid-provisioning (also part of `make test`).
+faults: install
+	@$(PY) scripts/check_services.py
+	APP_ENV=test $(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

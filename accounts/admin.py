@@ -1,14 +1,40 @@
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserCreationForm
+from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts.models import ProvisioningRun, ProvisioningStep, User
+from accounts import suspension
+from accounts.models import (
+    ProvisioningRun,
+    ProvisioningStep,
+    SuspensionAction,
+    SuspensionRun,
+    SuspensionStep,
+    User,
+)
 from accounts.services import provisioning_retry, user_open
 from clusters.admin import TEST_LIMIT, hopsworks_test_page
 from clusters.services import ClusterError, user_test_hopsworks
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason (kept in the audit log)",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=2000,
+    )
+
+
+SUSPENSION_ACTIONS = {
+    "suspend_now": ("Suspend now", suspension.suspension_staff_suspend, {}),
+    "resume_now": ("Resume now", suspension.suspension_staff_resume, {}),
+    "exempt": ("Exempt from suspension", suspension.suspension_exempt_set, {"exempt": True}),
+    "end_exemption": ("End exemption", suspension.suspension_exempt_set, {"exempt": False}),
+}
 
 
 class EmailUserCreationForm(UserCreationForm):
@@ -21,19 +47,30 @@ class EmailUserCreationForm(UserCreationForm):
 class UserAdmin(BaseUserAdmin):
     add_form = EmailUserCreationForm
     ordering = ["email"]
-    list_display = ["email", "auth0_subject", "cluster", "is_staff", "is_active", "date_joined"]
-    list_filter = ["is_staff", "is_active", "cluster"]
+    list_display = [
+        "email",
+        "auth0_subject",
+        "cluster",
+        "suspension_exempt",
+        "is_staff",
+        "is_active",
+        "date_joined",
+    ]
+    list_filter = ["is_staff", "is_active", "suspension_exempt", "cluster"]
     search_fields = ["email", "auth0_subject", "first_name", "last_name", "hopsworks_username"]
     list_select_related = ["cluster"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["first_name", "last_name", "auth0_subject"]}),
         ("Hopsworks", {"fields": ["cluster", "hopsworks_username", "hopsworks_user_id"]}),
+        ("Suspension", {"fields": ["suspension_exempt"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
-    actions = ["test_hopsworks_api", "retry_provisioning"]
+    actions = ["test_hopsworks_api", "retry_provisioning", *SUSPENSION_ACTIONS]
+    # Exemption changes go through the audited action, never the edit form.
+    readonly_fields = ["suspension_exempt"]
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -64,6 +101,48 @@ class UserAdmin(BaseUserAdmin):
         for user in queryset:
             provisioning_retry(user=user)
         self.message_user(request, f"Provisioning queued again for {queryset.count()} user(s).")
+
+    @admin.action(description="Suspend now (reason required)", permissions=["change"])
+    def suspend_now(self, request, queryset):
+        return self._with_reason(request, queryset, "suspend_now")
+
+    @admin.action(description="Resume now (reason required)", permissions=["change"])
+    def resume_now(self, request, queryset):
+        return self._with_reason(request, queryset, "resume_now")
+
+    @admin.action(description="Exempt from suspension (reason required)", permissions=["change"])
+    def exempt(self, request, queryset):
+        return self._with_reason(request, queryset, "exempt")
+
+    @admin.action(description="End exemption (reason required)", permissions=["change"])
+    def end_exemption(self, request, queryset):
+        return self._with_reason(request, queryset, "end_exemption")
+
+    def _with_reason(self, request, queryset, action: str):
+        """An intermediate page asks for the reason, then calls the service for each user."""
+        title, service, extra = SUSPENSION_ACTIONS[action]
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for user in queryset:
+                try:
+                    service(
+                        user=user, staff=request.user, reason=form.cleaned_data["reason"], **extra
+                    )
+                except suspension.SuspensionInvalid as exc:
+                    self.message_user(request, f"{user.email}: {exc}", messages.ERROR)
+                    return None
+            self.message_user(request, f"{title}: {queryset.count()} user(s).", messages.SUCCESS)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "form": form,
+            "users": list(queryset),
+            "action": action,
+            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/accounts/suspension_reason.html", context)
 
 
 class ProvisioningStepInline(admin.TabularInline):
@@ -121,3 +200,87 @@ class ProvisioningRunAdmin(admin.ModelAdmin):
         for run in queryset.select_related("user"):
             provisioning_retry(user=run.user)
         self.message_user(request, f"Provisioning queued again for {queryset.count()} run(s).")
+
+
+class SuspensionStepInline(admin.TabularInline):
+    model = SuspensionStep
+    extra = 0
+    can_delete = False
+    fields = ["name", "status", "attempts", "last_error", "detail", "started_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SuspensionRun)
+class SuspensionRunAdmin(admin.ModelAdmin):
+    """Where staff see a stuck suspension: the step, its attempts and its last error."""
+
+    list_display = [
+        "user",
+        "kind",
+        "cause",
+        "status",
+        "current_step",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+        "short_error",
+    ]
+    list_filter = ["kind", "status", "cause", "current_step"]
+    search_fields = ["user__email", "last_error", "note"]
+    list_select_related = ["user"]
+    readonly_fields = [
+        "user",
+        "kind",
+        "cause",
+        "note",
+        "requested_by",
+        "status",
+        "current_step",
+        "attempts",
+        "last_error",
+        "next_attempt_at",
+        "locked_until",
+        "created_at",
+        "updated_at",
+        "finished_at",
+    ]
+    inlines = [SuspensionStepInline]
+    actions = ["retry_run"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: SuspensionRun) -> str:
+        return obj.last_error[:80]
+
+    @admin.action(description="Retry now", permissions=["change"])
+    def retry_run(self, request, queryset):
+        for run in queryset:
+            suspension.suspension_retry(run=run)
+        self.message_user(request, f"{queryset.count()} run(s) queued again.")
+
+
+@admin.register(SuspensionAction)
+class SuspensionActionAdmin(admin.ModelAdmin):
+    """The audit log of staff suspension decisions: read-only."""
+
+    list_display = ["created_at", "user", "action", "staff", "reason"]
+    list_filter = ["action"]
+    search_fields = ["user__email", "staff__email", "reason"]
+    list_select_related = ["user", "staff"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -46,6 +46,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     hopsworks_username = models.CharField(max_length=64, blank=True)
     hopsworks_user_id = models.BigIntegerField(null=True, blank=True)
+    # Staff exempted this user from automatic suspension (audit: SuspensionAction).
+    suspension_exempt = models.BooleanField(default=False)
 
     objects = UserManager()
 
@@ -125,3 +127,111 @@ class ProvisioningStep(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.status}"
+
+
+class SuspensionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    SKIPPED = "skipped", "Skipped (nothing to do)"
+    WAITING = "waiting", "Waiting to retry"
+    FAILED = "failed", "Failed (needs staff)"
+    CANCELED = "canceled", "Canceled (superseded)"
+
+
+class SuspensionKind(models.TextChoices):
+    SUSPEND = "suspend", "Suspend"
+    RESUME = "resume", "Resume"
+
+
+class SuspensionCause(models.TextChoices):
+    DUNNING = "dunning", "Unpaid invoice, grace period over"
+    PREPAID_ARREARS = "prepaid_arrears", "Prepaid balance below zero too long"
+    SUBSCRIPTION_CANCELED = "subscription_canceled", "Subscription canceled"
+    PAYMENT = "payment", "Payment received"
+    BALANCE_RESTORED = "balance_restored", "Prepaid balance back at or above zero"
+    STAFF = "staff", "Staff"
+
+
+class SuspensionRun(models.Model):
+    """One suspension (stop deployments, stop job executions, block the user) or one resume
+    (unblock the user) of a user's Hopsworks access: a resumable sequence of recorded steps
+    (accounts.suspension). A newer run cancels the unfinished ones of the same user."""
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="suspension_runs")
+    kind = models.CharField(max_length=16, choices=SuspensionKind.choices)
+    cause = models.CharField(max_length=32, choices=SuspensionCause.choices)
+    note = models.TextField(blank=True)
+    requested_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    status = models.CharField(
+        max_length=16, choices=SuspensionStatus.choices, default=SuspensionStatus.PENDING
+    )
+    current_step = models.CharField(max_length=32, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["user", "-id"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.user} ({self.status})"
+
+
+class SuspensionStep(models.Model):
+    run = models.ForeignKey(SuspensionRun, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=32)
+    position = models.PositiveSmallIntegerField()
+    status = models.CharField(
+        max_length=16, choices=SuspensionStatus.choices, default=SuspensionStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # What the step stopped (recorded before each stop, so a crash loses nothing).
+    detail = models.JSONField(default=dict, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "name"], name="suspension_step_unique_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.status}"
+
+
+class SuspensionAction(models.Model):
+    """Audit row of a staff decision: suspend now, resume now, exempt, end an exemption."""
+
+    class Action(models.TextChoices):
+        SUSPEND = "suspend", "Suspend now"
+        RESUME = "resume", "Resume now"
+        EXEMPT = "exempt", "Exempt from suspension"
+        UNEXEMPT = "unexempt", "End exemption"
+
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="suspension_actions")
+    action = models.CharField(max_length=16, choices=Action.choices)
+    reason = models.TextField()
+    staff = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(reason=""), name="suspension_action_reason_required"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.user} by {self.staff}"

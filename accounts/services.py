@@ -29,6 +29,7 @@ from clusters.hopsworks import (
 )
 from clusters.models import Cluster
 from clusters.services import ClusterError, FleetFull
+from jobs.services import task_enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -226,11 +227,9 @@ def provisioning_retry(*, user: User) -> ProvisioningRun:
 
 
 def _enqueue(user_id: int) -> None:
-    from accounts.tasks import provision_user
-
-    # robust: a broker outage must not fail the signup; the run stays pending and the
-    # sweeper (provisioning_resume_stale) queues it again.
-    transaction.on_commit(lambda: provision_user.delay(user_id), robust=True)
+    # The run row is the record: a broker outage leaves it pending (logged, the request goes
+    # on) and the sweeper (provisioning_resume_stale) queues it again.
+    task_enqueue("accounts.tasks.provision_user", args=[user_id], record=False)
 
 
 def provisioning_stale(*, now=None) -> list[int]:

@@ -3,7 +3,8 @@ from __future__ import annotations
 from celery import shared_task
 from django.conf import settings
 
-from accounts.models import ProvisioningStatus, User
+from accounts import suspension
+from accounts.models import ProvisioningStatus, SuspensionRun, SuspensionStatus, User
 from accounts.services import (
     LEASE,
     provisioning_give_up,
@@ -47,3 +48,46 @@ def provisioning_resume_stale() -> int:
     for user_id in user_ids:
         provision_user.delay(user_id)
     return len(user_ids)
+
+
+@shared_task(bind=True, acks_late=True)
+def suspension_execute(self, run_id: int) -> str:
+    """Run or resume one suspension or resume run; retry with exponential backoff while it
+    waits (Hopsworks or Kubernetes down)."""
+    run = SuspensionRun.objects.filter(pk=run_id).first()
+    if run is None:
+        return "no such run"
+    run = suspension.suspension_execute(run=run)
+    busy = run.status == SuspensionStatus.RUNNING
+    if not (busy or run.status == SuspensionStatus.WAITING) or self.request.is_eager:
+        return run.status
+    if self.request.retries >= settings.SUSPENSION_MAX_RETRIES:
+        return run.status  # stays waiting: staff see it, the sweeper keeps trying
+    countdown = suspension.LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
+    suspension.suspension_schedule_retry(run=run, countdown=countdown)
+    raise self.retry(countdown=countdown, max_retries=settings.SUSPENSION_MAX_RETRIES)
+
+
+@shared_task
+def suspension_resume_stale() -> int:
+    """Beat: queue again the suspension runs whose task was lost or ran out of retries."""
+    run_ids = suspension.suspension_stale()
+    for run_id in run_ids:
+        suspension_execute.delay(run_id)
+    return len(run_ids)
+
+
+@shared_task
+def suspension_sweep() -> dict:
+    """Beat: suspend accounts whose grace is over, resume the ones that paid."""
+    return suspension.suspension_sweep()
+
+
+@shared_task
+def suspension_sync_user(user_id: int) -> str:
+    """After a payment event: resume (or suspend) one user now rather than at the next sweep."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None:
+        return "no such user"
+    run = suspension.suspension_sync(user=user)
+    return f"{run.kind} run {run.pk}" if run else "no change"

@@ -7,8 +7,9 @@ The fake Kubernetes API server (tests/fakes/kube_server.py) runs in a child proc
 answers through its service proxy. Hopsworks (the project list) and Prometheus are faked with
 `responses`. Uses its own database (hopsbill_bench_metering on the DATABASE_URL server),
 created, migrated and emptied on every run. Prints wall time per phase and this process's peak
-RSS (the fake server's memory is in the child, not counted). Target: both phases together at
-most 30 s and 300 MB on the 2-core machine.
+RSS (the fake server's memory is in the child, not counted). The sampler pass includes
+today's spend estimate (usage/services/estimate.py), as in production. Target: both phases
+together at most 30 s and 300 MB on the 2-core machine.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     call_command("flush", interactive=False, verbosity=0)
     cluster, owners = setup(args.namespaces, kubeconfig)
-    from usage.models import PodRecord, UsageDay, UsageLineItem
+    from usage.models import PodRecord, SpendEstimate, UsageDay, UsageLineItem
     from usage.services import usage_collect_day, usage_sample
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
@@ -165,13 +166,19 @@ def main() -> None:
         peak_first = peak_rss_mb()
         rerun = usage_collect_day(cluster=cluster, day=DAY, now=collected_at)
         t3 = time.perf_counter()
+        estimate_alone = estimate_time(cluster, sampled_at)
     parent_end.send("stop")
     child.join(timeout=10)
 
     print(f"machine: {os.cpu_count()} cores; page size {settings.KUBE_PAGE_SIZE}")
     print(f"fake cluster: {args.namespaces} project namespaces, {args.pods} pods")
-    print(f"sampler pass:      {t1 - t0:6.2f} s  ({sampled.pods_seen} pods)")
+    estimates = SpendEstimate.objects.count()
+    print(
+        f"sampler pass:      {t1 - t0:6.2f} s  ({sampled.pods_seen} pods, with today's "
+        f"spend estimate: {estimates} rows for {len(sampled.estimated_users)} users)"
+    )
     note = f": {run.reason}" if run.reason else ""
+    print(f"  of which the estimate and its alert check, timed again alone: {estimate_alone:.2f} s")
     print(f"day's collection:  {t2 - t1:6.2f} s  (status {run.status}{note})")
     print(f"together:          {t2 - t0:6.2f} s")
     print(f"SQL statements in the collection: {QUERIES[0]}")
@@ -181,6 +188,19 @@ def main() -> None:
         f"rows: {PodRecord.objects.count()} pod rows, {UsageDay.objects.count()} usage days, "
         f"{UsageLineItem.objects.count()} line items; stats {run.stats}"
     )
+
+
+def estimate_time(cluster, now: datetime) -> float:
+    """Today's estimate and the alert check of its users, as the sampler pass runs them."""
+    from billing.budgets.alerts import spend_alerts_check_users
+    from clusters.kube import KubeClient
+    from usage.services.estimate import spend_estimate_refresh
+
+    start = time.perf_counter()
+    with KubeClient(cluster) as kube:
+        users = spend_estimate_refresh(cluster=cluster, kube=kube, now=now, complete=True)
+    spend_alerts_check_users(user_ids=users, now=now)
+    return time.perf_counter() - start
 
 
 def setup(namespaces: int, kubeconfig: str):

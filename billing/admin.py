@@ -10,8 +10,10 @@ from billing.ledger.money import format_cents
 from billing.models import (
     BillingAccount,
     BillingModeChange,
+    ChargeReversal,
     CreditTransaction,
     CustomPrice,
+    DunningCase,
     MeterReport,
     Price,
     PriceImport,
@@ -44,10 +46,20 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "status",
         "prepaid_enabled",
         "balance",
+        "payment_method",
+        "staff_flag",
         "stripe_customer_id",
         "history_links",
     ]
-    list_filter = ["mode", "status", "prepaid_enabled", "low_balance_notified", "currency"]
+    list_filter = [
+        "mode",
+        "status",
+        "prepaid_enabled",
+        "low_balance_notified",
+        ("staff_flag", admin.EmptyFieldListFilter),
+        ("payment_method_last4", admin.EmptyFieldListFilter),
+        "currency",
+    ]
     search_fields = [
         "user__email",
         "user__first_name",
@@ -65,6 +77,10 @@ class BillingAccountAdmin(admin.ModelAdmin):
         "balance_cents",
         "low_balance_notified",
         "history_links",
+        "payment_method_id",
+        "payment_method_brand",
+        "payment_method_last4",
+        "payment_method_event_at",
         "created_at",
         "updated_at",
     ]
@@ -78,6 +94,12 @@ class BillingAccountAdmin(admin.ModelAdmin):
     def balance(self, obj):
         # Postpaid accounts are invoiced; a credit balance there would only mislead.
         return format_cents(obj.balance_cents, obj.currency) if obj.is_prepaid else None
+
+    @admin.display(description="Payment method", ordering="payment_method_last4")
+    def payment_method(self, obj):
+        if not obj.payment_method_last4:
+            return "none"
+        return f"{obj.payment_method_brand} •••• {obj.payment_method_last4}"
 
     @admin.display(description="History")
     def history_links(self, obj):
@@ -208,3 +230,27 @@ class MeterReportAdmin(ReadOnlyAdmin):
     search_fields = ["account__user__email", "account__stripe_customer_id", "identifier"]
     list_select_related = ["account__user"]
     date_hierarchy = "usage_date"
+
+
+@admin.register(DunningCase)
+class DunningCaseAdmin(ReadOnlyAdmin):
+    list_display = ["account", "stripe_invoice_id", "status", "started_at", "grace_ends_at"]
+    list_filter = ["status"]
+    search_fields = ["account__user__email", "stripe_invoice_id"]
+    list_select_related = ["account__user"]
+
+
+@admin.register(ChargeReversal)
+class ChargeReversalAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "account",
+        "kind",
+        "target",
+        "stripe_id",
+        "amount_cents",
+        "status",
+    ]
+    list_filter = ["kind", "target", "status"]
+    search_fields = ["account__user__email", "stripe_id", "stripe_charge_id"]
+    list_select_related = ["account__user"]

@@ -33,9 +33,22 @@ class BillingAccount(models.Model):
     currency = models.CharField(max_length=3, default="usd")
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    # The newest Stripe invoice/subscription event applied to the status (Unix time, event
+    # id): an older one arriving later applies nothing (billing/payments/event_order.py).
+    status_event_created = models.BigIntegerField(null=True, blank=True)
+    status_event_id = models.CharField(max_length=255, blank=True)
     # Cache of the ledger: always equal to the sum of this account's credit transactions.
     balance_cents = models.BigIntegerField(default=0)
     low_balance_notified = models.BooleanField(default=False)
+    # The customer's default payment method as Stripe's webhooks last told us (never fetched
+    # per page view); blank = none on file. `payment_method_event_at`: the Stripe `created` of
+    # the event that set it, so an older event delivered late cannot undo a newer one.
+    payment_method_id = models.CharField(max_length=255, blank=True)
+    payment_method_brand = models.CharField(max_length=32, blank=True)
+    payment_method_last4 = models.CharField(max_length=4, blank=True)
+    payment_method_event_at = models.BigIntegerField(default=0)
+    # Set when something needs a person (an open dispute); shown and filterable in the admin.
+    staff_flag = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -200,6 +213,8 @@ class TransactionKind(models.TextChoices):
     ADJUSTMENT = "adjustment", "Adjustment"
     REFUND = "refund", "Refund"
     EXPIRY = "expiry", "Expiry"
+    DISPUTE = "dispute", "Dispute"
+    DISPUTE_WON = "dispute_won", "Dispute won"
 
 
 class Funding(models.TextChoices):
@@ -368,3 +383,165 @@ class PriceImport(models.Model):
     def __str__(self) -> str:
         forced = " (forced)" if self.forced else ""
         return f"Price import {self.created_at:%Y-%m-%d %H:%M} by {self.performed_by}{forced}"
+
+
+class DunningCase(models.Model):
+    """A postpaid account's unpaid invoice: `invoice.payment_failed` opens it with a grace
+    period (DUNNING_GRACE_DAYS), `invoice.paid` closes it; when the grace period runs out
+    the account is suspended. At most one open case per account."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open (grace period)"
+        OVERDUE = "overdue", "Grace period over (suspended)"
+        PAID = "paid", "Paid"
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="dunning_cases"
+    )
+    stripe_invoice_id = models.CharField(max_length=255)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    amount_due_cents = models.BigIntegerField(default=0)
+    currency = models.CharField(max_length=3, default="usd")
+    started_at = models.DateTimeField()
+    grace_ends_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(status__in=["open", "overdue"]),
+                name="dunning_one_open_case_per_account",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account}: {self.stripe_invoice_id} ({self.status})"
+
+
+class DunningReminder(models.Model):
+    """One reminder email of a case, recorded before it is sent: the unique (case, kind) makes
+    each reminder go out exactly once, however often the webhook or the beat job runs."""
+
+    class Kind(models.TextChoices):
+        FIRST = "day0", "Day 0: payment failed"
+        MIDDLE = "day3", "Day 3: reminder"
+        LAST = "last", "Last day of the grace period"
+
+    case = models.ForeignKey(DunningCase, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # Null until the email went out; the beat job sends rows left unsent by a crash.
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["case", "created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["case", "kind"], name="dunning_reminder_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.case}: {self.kind}"
+
+
+class ChargeReversal(models.Model):
+    """Money that came back out of a payment: a Stripe refund (`re_...`) or dispute (`dp_...`).
+    On a credit purchase the ledger is debited once per reversal (and credited back when a
+    dispute is won); on a postpaid invoice it is recorded and shown, the ledger untouched."""
+
+    class Kind(models.TextChoices):
+        REFUND = "refund", "Refund"
+        DISPUTE = "dispute", "Dispute"
+
+    class Target(models.TextChoices):
+        CREDITS = "credits", "Credit purchase"
+        INVOICE = "invoice", "Invoice"
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="charge_reversals"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    target = models.CharField(max_length=16, choices=Target.choices)
+    stripe_id = models.CharField(max_length=255, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, db_index=True)
+    amount_cents = models.BigIntegerField()
+    currency = models.CharField(max_length=3, default="usd")
+    # Refund: succeeded / pending / failed ...; dispute: Stripe's status (won, lost, ...).
+    status = models.CharField(max_length=32, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="charge_reversal_positive"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.stripe_id} {self.amount_cents}"
+
+
+def default_alert_percents() -> list[int]:
+    return [50, 80, 100]
+
+
+class BudgetSettings(models.Model):
+    """What one account asked to be warned about. Absent row: no budget, and the default
+    low-balance threshold (LOW_BALANCE_THRESHOLD_CENTS) for prepaid accounts."""
+
+    account = models.OneToOneField(BillingAccount, on_delete=models.CASCADE, related_name="budget")
+    # Spend per billing month (collected days plus today's estimate); null: no budget.
+    monthly_budget_cents = models.BigIntegerField(null=True, blank=True)
+    alert_percents = models.JSONField(default=default_alert_percents)
+    # Prepaid: alert when available credits fall below each; null: the global default.
+    low_balance_thresholds_cents = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(monthly_budget_cents__isnull=True)
+                | models.Q(monthly_budget_cents__gt=0),
+                name="budget_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"budget of {self.account_id}: {self.monthly_budget_cents}"
+
+
+class SpendAlert(models.Model):
+    """One alert crossing, recorded before its email is sent: the unique key makes it once per
+    crossing per period, whichever of several concurrent checks sees the crossing first."""
+
+    class Kind(models.TextChoices):
+        BUDGET = "budget", "Budget"
+        LOW_BALANCE = "low_balance", "Low balance"
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="alerts")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # Budget: the percentage; low balance: the threshold in cents.
+    threshold = models.BigIntegerField()
+    # Budget: "YYYY-MM:<budget cents>" (a new budget re-arms); low balance: "after-tx:<id>",
+    # the last posting that added credits (buying credits re-arms).
+    period = models.CharField(max_length=64)
+    # The month's spend (budget) or the available credits (low balance) when it was crossed.
+    amount_cents = models.BigIntegerField()
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "threshold", "period"], name="spend_alert_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.threshold} {self.period}"

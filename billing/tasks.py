@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from billing.ledger import credits_expire
+from billing.payments.dunning import dunning_remind_due
 
 
 @shared_task
@@ -30,8 +31,16 @@ def subscription_ensure(self, account_id: int) -> str:
     from billing.models import BillingAccount
     from billing.payments import gateway
 
+    if not gateway.is_configured():
+        return "stripe not configured"
     account = BillingAccount.objects.select_related("user").get(pk=account_id)
     try:
         return gateway.subscription_ensure(account=account)
     except gateway.StripeUnavailable as exc:
         raise self.retry(countdown=min(60 * 2**self.request.retries, 3600)) from exc
+
+
+@shared_task
+def dunning_reminders() -> int:
+    """Beat, hourly: the day-3 and last-day reminders, and any a crash left unsent."""
+    return dunning_remind_due()

@@ -3,6 +3,27 @@
 Facts about the API are in the project notes (hopsworks-notes.md). Every request is recorded in
 `HopsworksClient.calls` (method, path, status, latency, raw body) so the staff panel can show what
 happened; the API key never appears there or in logs.
+
+Stopping and resuming work (suspension), checked against logicalclocks/hopsworks (2026-11-25):
+
+- `ServingService` (`/project/{projectId}/serving`): `GET` lists, `POST /{servingId}?action=STOP`
+  stops (`ServingCommands`), both `@AllowedProjectRoles` (STOP: DATA_OWNER only) and
+  `@ApiKeyRequired(acceptedScopes = SERVING)`. Job executions (`/project/{projectId}/jobs/
+  {jobName}/executions`, status `PUT`) are project resources with the same guard.
+- `ProjectAuthFilter` (hopsworks-api `api/filter`) looks up the caller's role in the project
+  (`projectTeamBean.findCurrentRole`) and answers 403 `NO_ROLE_FOUND` when there is none. There
+  is no bypass for `HOPS_ADMIN`: an admin API key may NOT act inside a project it is not a member
+  of, and our users' projects are created with `/admin/projects/createas` (owner: the user).
+  So deployments and job executions are stopped at the Kubernetes level with the cluster's
+  kubeconfig (`clusters/kube.py`): serving deployments in the project's namespace scaled to 0,
+  running job pods removed with their Kubernetes Job. Both are recorded so the page can list them.
+- Blocking: `UsersAdminResource` `PUT /admin/users/{id}` takes a `Users` entity as JSON;
+  `UserProfileBuilder.updateUser` applies a non-null `status` (an audit row on the Hopsworks
+  side) and leaves the rest alone. The status is the enum name (`UserAccountStatus`:
+  `ACTIVATED_ACCOUNT` = 2, `DEACTIVATED_ACCOUNT` = 3, `BLOCKED_ACCOUNT` = 4); the answer is a
+  `UserProfileDTO` whose `status` is the number. `GET /admin/users/{id}` reads one user. Both
+  need an ADMIN-scoped key of a HOPS_ADMIN, like the rest of /admin. We read the status back
+  after writing, since older servers spelled the body differently.
 """
 
 from __future__ import annotations
@@ -60,6 +81,21 @@ class HopsworksNotFound(HopsworksError):
 
 class HopsworksConflict(HopsworksError):
     """The thing exists already (user, project)."""
+
+
+# UserAccountStatus: the number in answers, the enum name in request bodies.
+USER_STATUS_NAMES = {
+    0: "NEW_MOBILE_ACCOUNT",
+    1: "VERIFIED_ACCOUNT",
+    2: "ACTIVATED_ACCOUNT",
+    3: "DEACTIVATED_ACCOUNT",
+    4: "BLOCKED_ACCOUNT",
+    5: "LOST_MOBILE",
+    6: "SPAM_ACCOUNT",
+    7: "TEMP_PASSWORD",
+}
+USER_ACTIVATED = 2
+USER_BLOCKED = 4
 
 
 # Short names for callers that prefer them.
@@ -314,6 +350,27 @@ class HopsworksClient:
             surname=remote.surname,
         )
 
+    def user_status(self, *, user_id: int) -> int:
+        """The user's `UserAccountStatus` number (2 activated, 4 blocked ...)."""
+        data = self.get_json(f"/admin/users/{int(user_id)}")
+        status = data.get("status") if isinstance(data, dict) else None
+        if isinstance(status, str) and status in USER_STATUS_NAMES.values():
+            return next(k for k, v in USER_STATUS_NAMES.items() if v == status)
+        if not isinstance(status, int):
+            raise HopsworksError(f"GET /admin/users/{user_id}: no status in the answer.")
+        return status
+
+    def user_status_set(self, *, user_id: int, status: int) -> int:
+        """Set the user's status (e.g. USER_BLOCKED), then read it back: the number the server
+        now holds. Setting the status it already has is harmless, so retries are safe."""
+        self.request(
+            "PUT", f"/admin/users/{int(user_id)}", json_body={"status": USER_STATUS_NAMES[status]}
+        )
+        held = self.user_status(user_id=user_id)
+        if held != status:
+            raise HopsworksError(f"Hopsworks kept user {user_id} at status {held}, not {status}.")
+        return held
+
     # --- projects -----------------------------------------------------------------------------
 
     def projects_list(self) -> list[HopsworksProject]:
@@ -373,6 +430,12 @@ def _project_from(item: dict) -> HopsworksProject:
         creator_email=str(creator.get("email") or ""),
         creator_username=str(creator.get("username") or ""),
     )
+
+
+def namespace_for(project_name: str) -> str:
+    """The Kubernetes namespace of a Hopsworks project: lower-cased, anything outside
+    [a-z0-9-] replaced by '-'."""
+    return re.sub(r"[^a-z0-9-]", "-", project_name.lower())
 
 
 def project_name_for(*, base: str, taken: set[str]) -> str:

@@ -50,6 +50,8 @@ class KubeClient:
     def __init__(self, cluster) -> None:
         self.api_client = _api_client(cluster.kubeconfig)
         self.core = client.CoreV1Api(self.api_client)
+        self.apps = client.AppsV1Api(self.api_client)
+        self.batch = client.BatchV1Api(self.api_client)
         self.timeout = settings.KUBE_REQUEST_TIMEOUT
         self.page_size = settings.KUBE_PAGE_SIZE
 
@@ -72,6 +74,69 @@ class KubeClient:
     def nodes(self) -> Iterator[dict]:
         return self._list(self.core.list_node, "nodes")
 
+    # --- stopping work in a namespace (suspension) -------------------------------------------
+
+    def deployments(self, namespace: str) -> list[dict]:
+        """The namespace's deployments; none when the namespace does not exist."""
+        method = self.apps.list_namespaced_deployment
+        return self._list_or_none(method, "deployments", namespace=namespace)
+
+    def namespace_pods(self, namespace: str, *, label_selector: str = "") -> list[dict]:
+        """The namespace's pods (optionally by label); none when the namespace does not exist."""
+        method = self.core.list_namespaced_pod
+        return self._list_or_none(
+            method, "pods", namespace=namespace, label_selector=label_selector
+        )
+
+    def _list_or_none(self, method, what: str, **extra) -> list[dict]:
+        try:
+            return list(self._list(method, what, **extra))
+        except BadResponse as exc:
+            if exc.status == 404:
+                return []
+            raise
+
+    def deployment_scale(self, namespace: str, name: str, replicas: int) -> None:
+        body = {"spec": {"replicas": replicas}}
+        self._write(
+            f"deployment {namespace}/{name}",
+            self.apps.patch_namespaced_deployment_scale,
+            name=name,
+            namespace=namespace,
+            body=body,
+        )
+
+    def job_delete(self, namespace: str, name: str) -> bool:
+        """Delete a Kubernetes Job and its pods; False when it is gone already."""
+        return self._delete(
+            f"job {namespace}/{name}",
+            self.batch.delete_namespaced_job,
+            name=name,
+            namespace=namespace,
+            propagation_policy="Background",
+        )
+
+    def pod_delete(self, namespace: str, name: str) -> bool:
+        """Delete a pod; False when it is gone already."""
+        method = self.core.delete_namespaced_pod
+        return self._delete(f"pod {namespace}/{name}", method, name=name, namespace=namespace)
+
+    def _write(self, what: str, method, **kwargs) -> None:
+        def call():
+            raw = method(_preload_content=False, _request_timeout=self.timeout, **kwargs)
+            raw.release_conn()
+
+        self._call(what, call)
+
+    def _delete(self, what: str, method, **kwargs) -> bool:
+        try:
+            self._write(what, method, **kwargs)
+        except BadResponse as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def proxy_get(self, path: str, query: list[tuple[str, str]]) -> dict:
         """GET a path of the API server (e.g. a service proxy) whose answer is a JSON object."""
         request = self.api_client.param_serialize(
@@ -91,10 +156,10 @@ class KubeClient:
 
         return _json(path, self._call(path, call))
 
-    def _list(self, method, what: str) -> Iterator[dict]:
+    def _list(self, method, what: str, **extra) -> Iterator[dict]:
         token = None
         while True:
-            kwargs = {"limit": self.page_size}
+            kwargs = {"limit": self.page_size, **{k: v for k, v in extra.items() if v}}
             if token:
                 kwargs["_continue"] = token
 

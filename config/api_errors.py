@@ -21,8 +21,10 @@ def api_exception_handler(exc, context):
 
 def _domain_answer(exc: DomainError, view) -> Response:
     if exc.field is not None:
-        return Response({_input_name(view, exc.field): [exc.user_message]}, status=exc.http_status)
-    return Response({"detail": exc.user_message}, status=exc.http_status)
+        body = {_input_name(view, exc.field): [exc.user_message]}
+    else:
+        body = {"detail": exc.user_message}
+    return Response(body, status=exc.http_status, headers=exc.headers)
 
 
 def _input_name(view, source: str) -> str:

@@ -27,19 +27,21 @@ class DomainError(Exception):
     http_status: int = 400
     field: str | None = None
     page_message: str | None = None
+    headers: dict[str, str] | None = None
 
     @property
     def user_message(self) -> str:
         return str(self)
 
 
-def page_error(request, exc: DomainError, *, form) -> None:
-    """The one place a template view shows a domain error: on its form, or as a message."""
-    if exc.page_message is None:
+def page_error(request, exc: DomainError, *, form=None) -> None:
+    """The one place a template view shows a domain error: on its form when it is about the
+    input, else as a flash message (logged: the problem is ours or a provider's)."""
+    if form is not None and exc.page_message is None:
         form.add_error(None, exc.user_message)
         return
     logger.warning("%s on %s: %s", type(exc).__name__, request.path, exc)
-    messages.error(request, exc.page_message)
+    messages.error(request, exc.page_message or exc.user_message)
 
 
 def _is_api(request) -> bool:

@@ -88,11 +88,33 @@ def provisioning_waiting() -> dict:
     return _age_check(oldest, limit_seconds=limit, what="a provisioning run")
 
 
+def broker() -> dict:
+    """The Celery broker, through the same short-timeout connection requests publish with."""
+    from jobs.services import broker_check
+
+    result = broker_check()
+    if not result.startswith("ok"):
+        raise CheckFailed(f"Celery broker {result}")
+    return {}
+
+
+def pending_tasks() -> dict:
+    """The oldest task a request recorded that has not reached the broker (jobs.PendingTask)."""
+    from jobs.models import PendingTask
+
+    oldest = PendingTask.objects.filter(status=PendingTask.Status.PENDING).aggregate(
+        at=Min("created_at")
+    )["at"]
+    return _age_check(oldest, limit_seconds=15 * 60, what="a pending task")
+
+
 READINESS_CHECKS: list[tuple[str, Callable[[], dict]]] = [
     ("database", database),
     ("redis", redis_reachable),
     ("webhook_events", webhook_events_pending),
     ("provisioning", provisioning_waiting),
+    ("broker", broker),
+    ("pending_tasks", pending_tasks),
 ]
 
 

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "usage",
     "clusters",
     "webhooks",
+    "jobs",
 ]
 
 MIDDLEWARE = [
@@ -187,12 +188,21 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@hopsbill.loc
 BILLING_CURRENCY = env.str("BILLING_CURRENCY", default="usd").lower()
 # Global switch for prepaid billing; each account still needs its own opt-in by staff.
 PREPAID_FEATURE_ENABLED = _bool("PREPAID_FEATURE_ENABLED", default=True)
+# The default low-balance alert threshold of a prepaid account (each user may set their own).
 LOW_BALANCE_THRESHOLD_CENTS = env.int("LOW_BALANCE_THRESHOLD_CENTS", default=1000)
+# Today's spend estimate counts as stale (possibly low) when no sampler pass refreshed it
+# for this long (the sampler runs every 5 minutes).
+SPEND_ESTIMATE_STALE_MINUTES = env.int("SPEND_ESTIMATE_STALE_MINUTES", default=15)
 # The billing page's panels are cached under a key that changes with every ledger posting and
 # usage (re)collection (billing.portal.selectors.page_version); 0 turns the cache off.
 BILLING_PAGE_CACHE_SECONDS = env.int("BILLING_PAGE_CACHE_SECONDS", default=300)
 CREDIT_MIN_AMOUNT_CENTS = env.int("CREDIT_MIN_AMOUNT_CENTS", default=500)
 CREDIT_MAX_AMOUNT_CENTS = env.int("CREDIT_MAX_AMOUNT_CENTS", default=1_000_000)
+# Collecting: an unpaid postpaid invoice gets this many days of grace (reminders on day 0, day
+# 3 and the last day) before the account is suspended; a prepaid balance may stay below zero
+# this many hours.
+DUNNING_GRACE_DAYS = env.int("DUNNING_GRACE_DAYS", default=7)
+PREPAID_ARREARS_GRACE_HOURS = env.int("PREPAID_ARREARS_GRACE_HOURS", default=24)
 # Largest single ledger posting (grant, adjustment, usage) accepted from any door.
 LEDGER_MAX_AMOUNT_CENTS = env.int("LEDGER_MAX_AMOUNT_CENTS", default=10_000_000)
 
@@ -209,6 +219,8 @@ STRIPE_METERED_PRICE_LOOKUP_KEYS = env.list(
 )
 # One sum meter: a postpaid usage day is sent as its cost in cents (billing/services/stripe_sync.py)
 STRIPE_METER_EVENT_NAME = env.str("STRIPE_METER_EVENT_NAME", default="hopsbill_usage_cents")
+# The customer portal configuration `setup_stripe` prints; blank: the account's default one.
+STRIPE_PORTAL_CONFIGURATION_ID = env.str("STRIPE_PORTAL_CONFIGURATION_ID", default="")
 # Mirror Customers, Subscriptions and Invoices into dj-stripe's tables from webhooks.
 STRIPE_MIRROR_ENABLED = _bool("STRIPE_MIRROR_ENABLED", default=True)
 # dj-stripe's name for the API base (its mirror calls go to the same place as ours); only set
@@ -252,6 +264,9 @@ HOPSWORKS_RETRY_BACKOFF = env.float("HOPSWORKS_RETRY_BACKOFF", default=0.5)
 PROVISIONING_RETRY_BASE_SECONDS = env.float("PROVISIONING_RETRY_BASE_SECONDS", default=30.0)
 PROVISIONING_RETRY_MAX_SECONDS = env.float("PROVISIONING_RETRY_MAX_SECONDS", default=3600.0)
 PROVISIONING_MAX_RETRIES = env.int("PROVISIONING_MAX_RETRIES", default=14)
+# Suspension runs retry like provisioning (same backoff); after this many the beat sweeper
+# keeps queueing them every 10 minutes.
+SUSPENSION_MAX_RETRIES = env.int("SUSPENSION_MAX_RETRIES", default=10)
 KUBE_REQUEST_TIMEOUT = env.float("KUBE_REQUEST_TIMEOUT", default=30.0)
 KUBE_PAGE_SIZE = env.int("KUBE_PAGE_SIZE", default=500)
 PROMETHEUS_CONNECT_TIMEOUT = env.float("PROMETHEUS_CONNECT_TIMEOUT", default=5.0)
@@ -295,7 +310,18 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = BILLING_TIME_ZONE
+# Requests publish through jobs.services: one attempt, this connect/socket timeout (s).
+TASK_SEND_TIMEOUT_SECONDS = min(env.float("TASK_SEND_TIMEOUT_SECONDS", default=1.0), 1.0)
+# The Redis result backend retries 20 times (about 19 s) when Redis is down; results are only
+# informational here, so give up at once instead of holding a worker or a request.
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"max_retries": 0}}
 CELERY_BEAT_SCHEDULE = {
+    # Sends what a broker outage left pending (jobs.PendingTask); safe to run twice at once.
+    "pending-tasks-sweep": {
+        "task": "jobs.tasks.sweep_pending_tasks",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     "expire-credits": {
         "task": "billing.tasks.expire_credits",
         "schedule": crontab(minute=15, hour=1),
@@ -306,6 +332,21 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 600},
     },
+    "suspension-resume-stale": {
+        "task": "accounts.tasks.suspension_resume_stale",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 600},
+    },
+    "suspension-sweep": {
+        "task": "accounts.tasks.suspension_sweep",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 900},
+    },
+    "dunning-reminders": {
+        "task": "billing.tasks.dunning_reminders",
+        "schedule": crontab(minute=5),
+        "options": {"expires": 3600},
+    },
     "usage-sample": {
         "task": "usage.tasks.sample_usage",
         "schedule": crontab(minute="*/5"),
@@ -315,6 +356,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "usage.tasks.collect_usage",
         "schedule": crontab(minute=0, hour=2),
         "options": {"expires": 6 * 3600},
+    },
+    # After the collection: charge prepaid days it left uncharged (safe to run twice).
+    "catch-up-deductions": {
+        "task": "usage.tasks.catch_up_deductions",
+        "schedule": crontab(minute=30, hour=4),
+        "options": {"expires": 3 * 3600},
     },
     # After the 02:00 usage collection; runs again are harmless (sent days are skipped).
     "sync-stripe-usage": {

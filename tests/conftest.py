@@ -64,8 +64,9 @@ def catalogue(db) -> list[Price]:
     return [PriceFactory(resource=r, instance_type=t, unit_price=Decimal(p)) for r, t, p in rows]
 
 
-# Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http).
-pytest_plugins = ["tests.stripe_fakes"]
+# Stripe faked at the HTTP boundary (fixtures stripe_env, stripe_http); the Celery broker, up
+# or down (broker_queue, broker_down).
+pytest_plugins = ["tests.stripe_fakes", "tests.fakes.broker"]
 
 
 # The `make run` path on SQLite (tests/test_first_run.py): start its slow preparation as soon as

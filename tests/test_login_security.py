@@ -26,3 +26,12 @@ def test_repeated_failures_lock_the_login_out(client, owner, path, settings):
     response = client.post(path, {"username": "owner@example.com", "password": "pw-owner-123"})
     assert response.status_code == 429
     assert "_auth_user_id" not in client.session
+
+
+@pytest.mark.parametrize("path", ["/accounts/login/", "/admin/login/"])
+@override_settings(AXES_ENABLED=True)
+def test_an_over_long_username_is_a_form_error_not_a_server_error(client, owner, path):
+    response = client.post(path, {"username": "a" * 300 + "@example.com", "password": "x"})
+    assert response.status_code == 200
+    assert b"at most 254 characters" in response.content
+    assert "_auth_user_id" not in client.session

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from config.admin import ReadOnlyAdmin
-from usage.models import CollectionRun, PodRecord, UsageDay, UsageLineItem
+from usage.models import CollectionRun, DeductionSweep, PodRecord, UsageDay, UsageLineItem
 
 
 class LineItemInline(admin.TabularInline):
@@ -53,3 +53,29 @@ class PodRecordAdmin(ReadOnlyAdmin):
     list_filter = ["cluster", "phase", "requests_missing", "instance_type"]
     search_fields = ["namespace", "name", "uid"]
     list_select_related = ["cluster"]
+
+
+@admin.register(DeductionSweep)
+class DeductionSweepAdmin(ReadOnlyAdmin):
+    """The nightly deduction sweeper's passes: days checked and days it had to catch up."""
+
+    list_display = [
+        "started_at",
+        "first_day",
+        "last_day",
+        "days_checked",
+        "days_caught_up",
+        "cents_posted",
+        "errors",
+    ]
+    readonly_fields = [
+        "started_at",
+        "finished_at",
+        "first_day",
+        "last_day",
+        "days_checked",
+        "days_caught_up",
+        "cents_posted",
+        "caught_up",
+        "errors",
+    ]

@@ -142,3 +142,58 @@ class PodRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+class DeductionSweep(models.Model):
+    """One pass of the nightly sweeper that charges prepaid usage days the collection did not
+    fully deduct (a refused posting, a crash): what it checked and what it had to catch up."""
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    first_day = models.DateField()
+    last_day = models.DateField()
+    days_checked = models.PositiveIntegerField(default=0)
+    days_caught_up = models.PositiveIntegerField(default=0)
+    # Signed cents posted in total (usage debits are negative).
+    cents_posted = models.BigIntegerField(default=0)
+    # [{"usage_day", "user", "date", "cents"}] for each day caught up.
+    caught_up = models.JSONField(default=list, blank=True)
+    errors = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"sweep {self.started_at:%Y-%m-%d %H:%M}: {self.days_caught_up} caught up"
+
+
+class SpendEstimate(models.Model):
+    """Today's cost so far of one user's compute on one cluster, per resource: an estimate from
+    the sampler's pod rows, priced like the nightly collection. Every sampler pass of the
+    cluster overwrites its rows. Never posted to the ledger: it drives display, alerts, caps.
+    `stale`: the last pass could not see the whole cluster (unreachable, a failing page, the
+    project list unreadable), so the figure may be low."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="spend_estimates"
+    )
+    cluster = models.ForeignKey(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="spend_estimates"
+    )
+    resource = models.CharField(max_length=32, choices=Resource.choices)
+    day = models.DateField()
+    quantity = models.DecimalField(**QUANTITY_FIELD)
+    cost = models.DecimalField(**COST_FIELD)
+    computed_at = models.DateTimeField()
+    stale = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "cluster", "resource"], name="spend_estimate_unique"
+            )
+        ]
+        indexes = [models.Index(fields=["cluster"])]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.cluster_id} {self.resource} {self.cost}"

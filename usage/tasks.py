@@ -15,6 +15,7 @@ from usage.services import (
     usage_sample,
     usage_sample_enqueue,
 )
+from usage.services.deductions import deductions_catch_up
 
 logger = logging.getLogger(__name__)
 
@@ -51,3 +52,10 @@ def collect_cluster_day(cluster_id: int, day: str) -> dict:
         return {"cluster": cluster_id, "error": "no such cluster"}
     run = usage_collect_day(cluster=cluster, day=date.fromisoformat(day))
     return {"cluster": cluster_id, "date": day, "run": run.pk, "status": run.status}
+
+
+@shared_task
+def catch_up_deductions() -> dict:
+    """Beat, nightly after the collection: charge prepaid days not fully deducted."""
+    sweep = deductions_catch_up()
+    return {"sweep": sweep.pk, "checked": sweep.days_checked, "caught_up": sweep.days_caught_up}

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from billing.payments import events as stripe_events
 from billing.payments import gateway
+from jobs.services import task_enqueue
 from webhooks.models import WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -46,23 +47,6 @@ class Outcome:
     status_code: int
     detail: str
     event: WebhookEvent | None = None
-
-
-# --- ordering -------------------------------------------------------------------------------
-
-
-def _is_latest(event: dict) -> bool:
-    """Reordering: a status event older than one already applied for the same customer must
-    not undo it (the later event carries the newer truth). Only status events are ordered."""
-    if event["type"] not in stripe_events.CUSTOMER_STATUS_TYPES:
-        return True
-    return not WebhookEvent.objects.filter(
-        source=WebhookEvent.Source.STRIPE,
-        status=WebhookEvent.Status.PROCESSED,
-        event_type__in=stripe_events.CUSTOMER_STATUS_TYPES,
-        payload__data__object__customer=event["data"]["object"].get("customer"),
-        payload__created__gt=event.get("created", 0),
-    ).exists()
 
 
 # --- pipeline -------------------------------------------------------------------------------
@@ -153,6 +137,18 @@ def _insert_new(event: dict, status: str, now) -> int | None:
     return row[0] if row else None
 
 
+def _suspension_sync_later(event: dict) -> None:
+    """After a payment event, resume (or suspend) the user now, not at the next sweep."""
+    if event["type"] not in stripe_events.SUSPENSION_TRIGGERS:
+        return
+    user_id = stripe_events.stripe_event_user_id(event)
+    if user_id is not None:
+        # Recorded with the event's outcome, so a broker outage only delays it.
+        task_enqueue(
+            "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
+        )
+
+
 def _run_locked(stored: WebhookEvent) -> WebhookEvent:
     """Run the handler for a row locked by the caller's transaction, unless done; record."""
     if stored.status in DONE:
@@ -163,8 +159,9 @@ def _run_locked(stored: WebhookEvent) -> WebhookEvent:
         stored.attempts += 1
         try:
             with transaction.atomic():
-                stripe_events.stripe_event_handle(stored.payload, latest=_is_latest(stored.payload))
+                stripe_events.stripe_event_handle(stored.payload)
             stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
+            _suspension_sync_later(stored.payload)
         except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
             logger.warning("stripe event %s failed: %s", stored.external_id, exc)
             stored.status = WebhookEvent.Status.FAILED

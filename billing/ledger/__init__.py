@@ -31,6 +31,7 @@ from billing.ledger.postings import (
     credits_grant,
     credits_record_purchase,
     credits_refund,
+    credits_reverse_payment,
     staff_grant_key,
 )
 from billing.ledger.prices import cost_of, price_lookup
@@ -53,6 +54,7 @@ __all__ = [
     "credits_grant",
     "credits_record_purchase",
     "credits_refund",
+    "credits_reverse_payment",
     "prepaid_active",
     "prepaid_disable",
     "prepaid_enable",

@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.utils import timezone
 
+# How far back the nightly jobs look for days to settle: the Stripe usage sync and the prepaid
+# deduction sweeper (the pod rows they are collected from are kept as long).
+LOOKBACK = timedelta(days=62)
+
 
 def billing_zone() -> ZoneInfo:
     return ZoneInfo(settings.BILLING_TIME_ZONE)

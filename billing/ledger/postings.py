@@ -10,7 +10,8 @@ Ledger rules, all enforced in `_post`:
    debit used (promotional before paid, earliest expiry first) is derived by replaying the
    ledger in billing/services/lots.py, so a posting never updates an older row.
 5. Below zero a prepaid account is in arrears; back at zero or above it is active again.
-6. Crossing below LOW_BALANCE_THRESHOLD_CENTS sends one notice until the balance recovers.
+6. Low-balance alerts are not sent here: billing/budgets/alerts.py checks each account's own
+   thresholds against balance minus today's estimate, after sampler passes and collections.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
@@ -148,7 +148,6 @@ def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
         update_fields=[
             "balance_cents",
             "status",
-            "low_balance_notified",
             "updated_at",
         ]
     )
@@ -162,31 +161,6 @@ def _update_status(account: BillingAccount) -> None:
             account.status = AccountStatus.IN_ARREARS
         elif after >= 0 and account.status == AccountStatus.IN_ARREARS:
             account.status = AccountStatus.ACTIVE
-    threshold = settings.LOW_BALANCE_THRESHOLD_CENTS
-    if after >= threshold:
-        account.low_balance_notified = False
-    elif account.is_prepaid and not account.low_balance_notified:
-        account.low_balance_notified = True
-        _send_low_balance_notice(account)
-
-
-def _send_low_balance_notice(account: BillingAccount) -> None:
-    email = account.user.email
-    balance = format_cents(account.balance_cents, account.currency)
-
-    def send() -> None:
-        send_mail(
-            subject="Your Hopsworks credit balance is low",
-            message=(
-                f"Your credit balance is {balance}. Usage keeps being recorded; buy credits at "
-                f"{settings.SITE_URL}/billing/credits/ to stay in good standing."
-            ),
-            from_email=settings.DEFAULT_FROM_EMAIL,
-            recipient_list=[email],
-            fail_silently=True,
-        )
-
-    transaction.on_commit(send)
 
 
 def staff_grant_key(*, account_id: int, request_key: str | None = None) -> str:
@@ -296,6 +270,40 @@ def credits_refund(
         kind=TransactionKind.REFUND,
         amount_cents=-amount_cents,
         idempotency_key=idempotency_key,
+        reason=reason,
+    )
+    return _post(account.pk, posting)
+
+
+REVERSAL_KINDS = {
+    TransactionKind.REFUND: False,  # debit
+    TransactionKind.DISPUTE: False,  # debit
+    TransactionKind.DISPUTE_WON: True,  # credit back
+}
+
+
+def credits_reverse_payment(
+    *,
+    account: BillingAccount,
+    kind: str,
+    amount_cents: int,
+    idempotency_key: str,
+    source_ref: str,
+    reason: str,
+) -> CreditTransaction:
+    """Money of a credit purchase coming back out (a refund, a dispute) or a lost dispute
+    won back. `amount_cents` is positive; the sign follows the kind. The balance may go
+    below zero (then the account is in arrears): the money is gone either way."""
+    if kind not in REVERSAL_KINDS:
+        raise BillingError(f"Not a payment reversal: {kind!r}.")
+    _validate_amount(amount_cents, positive=True)
+    credit = REVERSAL_KINDS[kind]
+    posting = _Posting(
+        kind=kind,
+        amount_cents=amount_cents if credit else -amount_cents,
+        idempotency_key=idempotency_key,
+        funding=Funding.PAID if credit else "",
+        source_ref=source_ref,
         reason=reason,
     )
     return _post(account.pk, posting)

@@ -75,8 +75,44 @@ def _client(api_key: str, api_base: str, thread_id: int) -> stripe.StripeClient:
     )
 
 
+# Stripe's documented limits; a longer value is a 400 that fails every retry.
+NAME_MAX = 256
+EMAIL_MAX = 512
+METADATA_KEY_MAX = 40
+METADATA_VALUE_MAX = 500
+
+
+def fit_params(params: dict) -> dict:
+    """`params` within Stripe's limits, at any depth: names cut to 256 characters, metadata
+    keys to 40 and values to 500; an email over 512 is left out (a cut address would be
+    someone else's)."""
+    fitted = {}
+    for key, value in params.items():
+        if key == "metadata" and isinstance(value, dict):
+            value = {
+                str(k)[:METADATA_KEY_MAX]: str(v)[:METADATA_VALUE_MAX] for k, v in value.items()
+            }
+        elif isinstance(value, dict):
+            value = fit_params(value)
+        elif isinstance(value, list):
+            value = [fit_params(item) if isinstance(item, dict) else item for item in value]
+        elif key == "name" and isinstance(value, str):
+            value = value[:NAME_MAX]
+        elif key == "email" and isinstance(value, str) and len(value) > EMAIL_MAX:
+            logger.warning("email over %s characters left out of a Stripe request", EMAIL_MAX)
+            continue
+        fitted[key] = value
+    return fitted
+
+
 def call(fn, *args, **kwargs):
-    """Run one SDK call and turn Stripe's exceptions into ours."""
+    """Run one SDK call, its parameters fitted to Stripe's limits, and turn Stripe's
+    exceptions into ours. (The first dict argument is the request's parameters; a second one
+    is the request options.)"""
+    if args and isinstance(args[0], dict):
+        args = (fit_params(args[0]), *args[1:])
+    elif len(args) > 1 and isinstance(args[0], str) and isinstance(args[1], dict):
+        args = (args[0], fit_params(args[1]), *args[2:])
     try:
         return fn(*args, **kwargs)
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -326,6 +362,76 @@ def metered_price_ensure(
     return price.id
 
 
+# --- Charges, refunds, disputes -------------------------------------------------------------------
+
+
+def charge_retrieve(charge_id: str):
+    return call(client().v1.charges.retrieve, charge_id)
+
+
+def charge_refunds(charge_id: str) -> list:
+    """Every refund of a charge (the Charge object no longer embeds them)."""
+    return _list_all(client().v1.refunds.list, {"charge": charge_id, "limit": 100})
+
+
+def checkout_session_for_payment_intent(payment_intent_id: str):
+    """The Checkout Session that created a PaymentIntent, or None (an invoice payment)."""
+    if not payment_intent_id:
+        return None
+    page = call(
+        client().v1.checkout.sessions.list, {"payment_intent": payment_intent_id, "limit": 1}
+    )
+    return page.data[0] if page.data else None
+
+
+# --- Payment methods and the customer portal -----------------------------------------------------
+
+
+def payment_method_retrieve(payment_method_id: str):
+    return call(client().v1.payment_methods.retrieve, payment_method_id)
+
+
+PORTAL_KEY = "hopsbill_portal"
+PORTAL_FEATURES = {
+    "payment_method_update": {"enabled": True},
+    "invoice_history": {"enabled": True},
+    "customer_update": {"enabled": True, "allowed_updates": ["email", "address", "tax_id"]},
+    # Plans are ours to change, never the customer's.
+    "subscription_update": {"enabled": False},
+    "subscription_cancel": {"enabled": False},
+}
+
+
+def portal_configuration_ensure(*, return_url: str) -> str:
+    """The customer portal configuration: payment method update and invoice history, no plan
+    switching or cancelling. Found by our metadata key and updated, else created."""
+    sc = client()
+    params = {
+        "features": PORTAL_FEATURES,
+        "default_return_url": return_url,
+        "metadata": {"hopsbill_key": PORTAL_KEY},
+    }
+    for configuration in _list_all(sc.v1.billing_portal.configurations.list, {"limit": 100}):
+        if (configuration.metadata or {}).get("hopsbill_key") == PORTAL_KEY:
+            call(sc.v1.billing_portal.configurations.update, configuration.id, params)
+            return configuration.id
+    created = call(
+        sc.v1.billing_portal.configurations.create,
+        {**params, "business_profile": {"headline": "Hopsworks billing"}},
+        {"idempotency_key": f"portal-configuration:{PORTAL_KEY}"},
+    )
+    return created.id
+
+
+def portal_session_create(*, customer_id: str, return_url: str) -> str:
+    """A one-time URL of Stripe's hosted customer portal for this customer."""
+    params = {"customer": customer_id, "return_url": return_url}
+    if settings.STRIPE_PORTAL_CONFIGURATION_ID:
+        params["configuration"] = settings.STRIPE_PORTAL_CONFIGURATION_ID
+    session = call(client().v1.billing_portal.sessions.create, params)
+    return session.url
+
+
 # --- webhooks and the dj-stripe mirror ------------------------------------------------------
 
 
@@ -339,6 +445,9 @@ def webhook_signature_verify(*, payload: str, signature: str, secret: str, toler
         stripe.WebhookSignature.verify_header(payload, signature, secret, tolerance)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureInvalid(str(exc)) from exc
+    except (TypeError, ValueError) as exc:
+        # hmac.compare_digest refuses a non-ASCII header (TypeError); a bad timestamp number.
+        raise WebhookSignatureInvalid("malformed Stripe-Signature header") from exc
 
 
 MIRRORED_OBJECTS = {

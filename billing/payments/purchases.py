@@ -14,6 +14,7 @@ from billing.ledger.money import format_cents
 from billing.ledger.postings import credits_record_purchase
 from billing.models import BillingAccount, CreditPurchase
 from billing.payments import gateway
+from config.ids import parse_id
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def checkout_session_account_id(session) -> int | None:
     raw = _get(session, "client_reference_id") or (_get(session, "metadata") or {}).get(
         "hopsbill_account_id"
     )
-    return int(raw) if raw and str(raw).isdigit() else None
+    return parse_id(raw)
 
 
 def _get(obj, key: str):
@@ -173,7 +174,7 @@ def _purchase_recreate(session, account: BillingAccount) -> CreditPurchase:
     purchase_id = (session.metadata or {}).get("hopsbill_purchase_id", "")
     purchase = (
         CreditPurchase.objects.select_for_update()
-        .filter(pk=int(purchase_id) if str(purchase_id).isdigit() else 0, account=account)
+        .filter(pk=parse_id(purchase_id) or 0, account=account)
         .first()
     )
     if purchase is None or purchase.stripe_session_id not in (None, session.id):

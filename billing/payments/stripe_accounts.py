@@ -12,6 +12,7 @@ from django.db import transaction
 from billing.ledger.money import format_cents
 from billing.models import AccountStatus, BillingAccount
 from billing.payments import gateway
+from billing.payments.event_order import event_claim
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +32,11 @@ def stripe_customer_account(customer_id: str | None) -> BillingAccount | None:
 
 
 @transaction.atomic
-def account_invoice_paid(*, account: BillingAccount, invoice: dict, apply_status: bool) -> None:
+def account_invoice_paid(*, account: BillingAccount, invoice: dict, event: dict) -> None:
     """An invoice was paid: an account in arrears is active again (and told so)."""
     account = BillingAccount.objects.select_for_update().select_related("user").get(pk=account.pk)
-    if apply_status and account.status == AccountStatus.IN_ARREARS and not account.is_prepaid:
+    latest = _latest(account, event)
+    if latest and account.status == AccountStatus.IN_ARREARS and not account.is_prepaid:
         _status_set(account, AccountStatus.ACTIVE)
         _notify(
             account,
@@ -45,25 +47,20 @@ def account_invoice_paid(*, account: BillingAccount, invoice: dict, apply_status
 
 
 @transaction.atomic
-def account_invoice_payment_failed(
-    *, account: BillingAccount, invoice: dict, apply_status: bool
-) -> None:
-    """A payment failed: a postpaid account is in arrears, and the user hears about it."""
+def account_invoice_payment_failed(*, account: BillingAccount, invoice: dict, event: dict) -> bool:
+    """A payment failed: a postpaid account is in arrears. The user hears about it from
+    dunning (billing.payments.dunning: day-0 reminder, then the grace period). Returns whether
+    the event was the newest for the account: an older failure opens no grace period."""
     account = BillingAccount.objects.select_for_update().select_related("user").get(pk=account.pk)
-    if apply_status and account.status == AccountStatus.ACTIVE and not account.is_prepaid:
+    latest = _latest(account, event)
+    if latest and account.status == AccountStatus.ACTIVE and not account.is_prepaid:
         _status_set(account, AccountStatus.IN_ARREARS)
-    _notify(
-        account,
-        "Payment failed for your Hopsworks invoice",
-        f"We could not collect {_amount(invoice, 'amount_due')} for invoice "
-        f"{invoice.get('number') or invoice.get('id')}. Please update your payment method at "
-        f"{settings.SITE_URL}/billing/.",
-    )
+    return latest
 
 
 @transaction.atomic
 def account_subscription_changed(
-    *, account: BillingAccount, subscription: dict, deleted: bool, apply_status: bool
+    *, account: BillingAccount, subscription: dict, deleted: bool, event: dict
 ) -> None:
     """Subscription state drives a postpaid account: past_due/unpaid -> in arrears, active ->
     active, deleted (canceled) -> suspended and the subscription id forgotten, so provisioning
@@ -72,7 +69,7 @@ def account_subscription_changed(
     if deleted and account.stripe_subscription_id == subscription.get("id"):
         account.stripe_subscription_id = ""
         account.save(update_fields=["stripe_subscription_id", "updated_at"])
-    if not apply_status or account.is_prepaid:
+    if not _latest(account, event) or account.is_prepaid:
         return
     state = "canceled" if deleted else subscription.get("status", "")
     if state in ARREARS_SUBSCRIPTION_STATES and account.status == AccountStatus.ACTIVE:
@@ -81,6 +78,12 @@ def account_subscription_changed(
         _status_set(account, AccountStatus.ACTIVE)
     elif state == "canceled" and account.status != AccountStatus.SUSPENDED:
         _status_set(account, AccountStatus.SUSPENDED)
+
+
+def _latest(account: BillingAccount, event: dict) -> bool:
+    """Whether this invoice or subscription event is the newest seen for the account (whose
+    row the caller has locked); an older one must not undo a newer one's status."""
+    return event_claim(account, event, prefix="status_event")
 
 
 def _status_set(account: BillingAccount, status: str) -> None:

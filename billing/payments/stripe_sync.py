@@ -37,7 +37,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.ledger.accounts import billing_modes_on
-from billing.ledger.calendar import day_noon
+from billing.ledger.calendar import LOOKBACK, day_noon
 from billing.ledger.money import to_cents
 from billing.models import BillingAccount, BillingMode, MeterReport
 from billing.payments import gateway
@@ -50,8 +50,8 @@ STRIPE_WINDOW = timedelta(days=35) - timedelta(hours=1)  # Stripe: timestamps wi
 CANCEL_WINDOW = timedelta(hours=23)  # Stripe: cancel within 24 h of receiving the event
 BACKOFF_BASE = timedelta(minutes=15)
 BACKOFF_MAX = timedelta(hours=12)
-# How far back a nightly run looks for days to report or correct (beyond: stale anyway).
-LOOKBACK = timedelta(days=62)
+# How far back a nightly run looks for days to report or correct (beyond: stale anyway):
+# billing.ledger.calendar.LOOKBACK, shared with the prepaid deduction sweeper.
 
 
 @dataclass
@@ -276,4 +276,3 @@ def _jsonable(obj) -> dict:
         return obj.to_dict()  # StripeObject
     except AttributeError:
         return dict(obj or {})
-

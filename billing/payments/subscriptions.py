@@ -6,7 +6,7 @@ from django.db import transaction
 
 from billing.ledger import prepaid_disable
 from billing.models import BillingAccount
-from billing.payments import gateway
+from jobs.services import task_enqueue
 
 
 @transaction.atomic
@@ -14,18 +14,15 @@ def postpaid_switch(
     *, account: BillingAccount, changed_by=None, reason: str = ""
 ) -> BillingAccount:
     """Withdraw the prepaid opt-in (billing.ledger.prepaid_disable). A postpaid account needs
-    the metered Stripe subscription that signup skipped for prepaid ones: it is ensured after
-    commit, by a task (keyed, safe to repeat)."""
+    the metered Stripe subscription that signup skipped for prepaid ones: that follow-up is
+    recorded in the same transaction as the switch (a PendingTask, sent after commit or by the
+    sweeper), so the switch never commits without it."""
     was_prepaid = BillingAccount.objects.select_for_update().get(pk=account.pk).is_prepaid
     account = prepaid_disable(account=account, changed_by=changed_by, reason=reason)
     if was_prepaid and not account.stripe_subscription_id:
-        transaction.on_commit(lambda: _subscription_ensure_later(account.pk))
+        task_enqueue(
+            "billing.tasks.subscription_ensure",
+            args=[account.pk],
+            key=f"subscription-ensure:{account.pk}",
+        )
     return account
-
-
-def _subscription_ensure_later(account_id: int) -> None:
-    # The Celery door imports this package; imported here so the door stays above it.
-    from billing.tasks import subscription_ensure
-
-    if gateway.is_configured():
-        subscription_ensure.delay(account_id)

@@ -12,6 +12,7 @@ from rest_framework.views import APIView
 from billing.ledger import billing_account_ensure
 from billing.payments import credits_purchase_start
 from config.cron import cron_denial
+from jobs.services import task_send
 
 
 class RawJsonField(serializers.Field):
@@ -89,14 +90,14 @@ class SyncStripeApi(APIView):
         responses={
             202: inline_serializer("SyncStripeQueued", {"task_id": serializers.CharField()}),
             401: OpenApiResponse(description="Missing or wrong Bearer CRON_SECRET"),
-            503: OpenApiResponse(description="CRON_SECRET is not configured"),
+            503: OpenApiResponse(
+                description="CRON_SECRET is not configured, or the task queue is unreachable"
+            ),
         },
         auth=[],
     )
     def post(self, request):
         if denied := cron_denial(request):
             return denied
-        from billing.tasks import sync_stripe_usage
-
-        result = sync_stripe_usage.delay()
-        return Response({"task_id": result.id}, status=status.HTTP_202_ACCEPTED)
+        task_id = task_send("billing.tasks.sync_stripe_usage")
+        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)

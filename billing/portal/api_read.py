@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.budgets.spend import today_spend
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.money import from_cents
@@ -187,6 +188,25 @@ class BalanceOut(serializers.Serializer):
         return settings.LOW_BALANCE_THRESHOLD_CENTS
 
 
+class TodayOut(serializers.Serializer):
+    cost_cents = serializers.IntegerField(help_text="Today so far (estimate): compute only.")
+    stale = serializers.BooleanField(
+        help_text="A cluster was unreachable or not sampled recently: may be low."
+    )
+    computed_at = serializers.DateTimeField(allow_null=True)
+    by_cluster = serializers.SerializerMethodField()
+    available_cents = serializers.IntegerField(
+        allow_null=True, help_text="Prepaid: balance minus today's estimate; null otherwise."
+    )
+    runway_days = serializers.IntegerField(
+        allow_null=True,
+        help_text="Prepaid: about this many days at the last 7 days' rate; null when unknown.",
+    )
+
+    def get_by_cluster(self, obj) -> dict[str, int]:
+        return dict(obj.by_cluster)
+
+
 class BillingOut(serializers.Serializer):
     account_id = serializers.IntegerField()
     email = serializers.EmailField()
@@ -199,6 +219,7 @@ class BillingOut(serializers.Serializer):
         "failed...); null when there is none.",
     )
     balance = BalanceOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
+    today = TodayOut(help_text="Today so far (estimate), from the sampler; never charged.")
     month_to_date = MonthToDateOut(help_text="The chosen month (default: this one).")
     daily = DailyCostOut(many=True)
     recent_invoices = InvoiceOut(many=True, help_text="Postpaid accounts; empty for prepaid.")
@@ -233,6 +254,7 @@ class BillingView(APIView):
             "currency": account.currency,
             "provisioning": selectors.provisioning_status(user=account.user),
             "balance": account if prepaid else None,
+            "today": today_spend(account=account),
             "month_to_date": month_statement(user=account.user, month=month, today=today),
             "daily": selectors.daily_costs(
                 user=account.user,

@@ -10,10 +10,12 @@ from billing.portal.api_admin import (
     PrepaidDisableApi,
     PrepaidEnableApi,
 )
+from billing.portal.api_alerts import AlertsView
 from billing.portal.api_read import BalanceView, BillingView
 
 urlpatterns = [
     path("billing", BillingView.as_view(), name="api-billing"),
+    path("billing/alerts", AlertsView.as_view(), name="api-billing-alerts"),
     path("billing/balance", BalanceView.as_view(), name="api-billing-balance"),
     path("admin/billing", AdminBillingView.as_view(), name="api-admin-billing"),
     path(

@@ -132,3 +132,46 @@ class GrantCreditsForm(forms.Form):
         if data.get("amount") is not None:
             data["amount_cents"] = to_cents(data["amount"])
         return data
+
+
+class AlertsForm(forms.Form):
+    """The billing page's budget and alerts form; the service checks the same limits again."""
+
+    monthly_budget = forms.DecimalField(
+        label="Monthly budget (USD)",
+        required=False,
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal("0.01"),
+        max_value=Decimal(1_000_000),
+        help_text="Leave empty for no budget.",
+    )
+    alert_percents = forms.CharField(
+        label="Alert at (% of budget)", initial="50, 80, 100", max_length=100
+    )
+    low_balance_thresholds = forms.CharField(
+        label="Low-balance alerts (USD, prepaid)", required=False, max_length=200
+    )
+
+    def clean_alert_percents(self) -> list[int]:
+        parts = [p.strip() for p in self.cleaned_data["alert_percents"].split(",") if p.strip()]
+        if len(parts) > 10 or not all(p.isdigit() and 1 <= int(p) <= 1000 for p in parts):
+            raise forms.ValidationError("Whole percentages from 1 to 1000, comma-separated.")
+        return [int(p) for p in parts]
+
+    def clean_low_balance_thresholds(self) -> list[int] | None:
+        raw = self.cleaned_data["low_balance_thresholds"].strip()
+        if not raw:
+            return None
+        amounts = []
+        for part in [p.strip() for p in raw.split(",")][:11]:
+            try:
+                value = Decimal(part)
+            except ArithmeticError:
+                value = Decimal(-1)
+            if not value.is_finite() or not Decimal("0.01") <= value <= Decimal(1_000_000):
+                raise forms.ValidationError("Dollar amounts above zero, comma-separated.")
+            amounts.append(to_cents(value))
+        if len(amounts) > 10:
+            raise forms.ValidationError("At most 10 thresholds.")
+        return amounts

@@ -12,8 +12,9 @@ from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Sum
 
-from accounts.models import ProvisioningRun
-from billing.models import BillingAccount, CreditTransaction
+from accounts.models import ProvisioningRun, SuspensionRun, SuspensionStep
+from accounts.suspension import suspension_summary
+from billing.models import BillingAccount, ChargeReversal, CreditTransaction, DunningCase
 from usage.models import CollectionStatus, UsageDay
 
 LEDGER_PAGE_SIZE = 25
@@ -172,6 +173,8 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         "sum(cost_cents)",
         "sum(CASE WHEN status = 'complete' THEN 0 ELSE 1 END)",
     )
+    step, suspension = SuspensionStep._meta.db_table, SuspensionRun._meta.db_table
+    dunning, reversal = DunningCase._meta.db_table, ChargeReversal._meta.db_table
     version = {
         "v_ledger": f"SELECT id FROM {tx} WHERE account_id = {outer}.id ORDER BY id DESC LIMIT 1",
         "v_usage": f"SELECT {usage_fingerprint} FROM {day} WHERE user_id = {outer}.user_id",
@@ -179,6 +182,12 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         " ORDER BY created_at DESC LIMIT 1",
         "v_invoices": f"SELECT {_joined('max(djstripe_updated)', 'count(*)')} FROM {invoice}"
         f" WHERE customer_id = {outer}.stripe_customer_id",
+        # Suspension runs, dunning cases and refunds/disputes: shown in the collecting panel.
+        "v_suspension": f"SELECT max(s.updated_at) FROM {step} s JOIN {suspension} r"
+        f" ON s.run_id = r.id WHERE r.user_id = {outer}.user_id",
+        "v_suspension_runs": f"SELECT count(*) FROM {suspension} WHERE user_id = {outer}.user_id",
+        "v_dunning": f"SELECT max(updated_at) FROM {dunning} WHERE account_id = {outer}.id",
+        "v_reversals": f"SELECT max(updated_at) FROM {reversal} WHERE account_id = {outer}.id",
     }
     columns = ", ".join(f"({sql}) AS {name}" for name, sql in version.items())
     # A raw query: the ORM's compile of this query cost more than the database's work.
@@ -190,3 +199,15 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         raise BillingAccount.DoesNotExist(f"no billing account for user {user.pk}")
     account.user = user  # the request's user, no second read
     return account, tuple(getattr(account, name) for name in version)
+
+
+def collecting(*, account: BillingAccount) -> dict:
+    """What the page says about getting paid: the suspension (what was stopped, when), the
+    open dunning case, and the latest refunds and disputes."""
+    return {
+        "suspension": suspension_summary(user=account.user),
+        "dunning": DunningCase.objects.filter(
+            account=account, status__in=[DunningCase.Status.OPEN, DunningCase.Status.OVERDUE]
+        ).first(),
+        "reversals": list(ChargeReversal.objects.filter(account=account)[:10]),
+    }

@@ -7,6 +7,8 @@ from billing.portal import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("billing/", views.billing_page, name="billing"),
+    path("billing/payment-method/", views.payment_method_manage, name="payment-method"),
+    path("billing/alerts/", views.alerts_save, name="billing-alerts"),
     path("billing/export.csv", views.export_csv, name="billing-export"),
     path("billing/credits/", views.credits_buy, name="credits-buy"),
     path("billing/credits/success/", views.credits_success, name="credits-success"),

@@ -7,6 +7,7 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -14,16 +15,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods
 
-from billing.ledger import prepaid_active
+from billing.budgets.alerts import alert_settings_of, alert_settings_set
+from billing.budgets.spend import today_spend
+from billing.ledger import billing_account_ensure, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
-from billing.ledger.money import format_cents, round_cost
-from billing.models import AccountStatus, CreditPurchase
-from billing.payments import credits_purchase_start, gateway
+from billing.ledger.money import format_cents, from_cents, round_cost, to_cents
+from billing.models import AccountStatus, CreditPurchase, SpendAlert
+from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
-from billing.portal.forms import CreditPurchaseForm, DaysForm, MonthForm
+from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
 from config.errors import DomainError, page_error
+from config.ids import parse_id
 
 
 def home(request):
@@ -60,6 +64,8 @@ def billing_page(request):
         "month_form": month_form,
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
+        "today_spend": today_spend(account=account),
+        **_alerts_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
     }
@@ -72,6 +78,47 @@ def billing_page(request):
         if key:
             cache.set(key, body, settings.BILLING_PAGE_CACHE_SECONDS)
     return render(request, "billing/page.html", context | {"body": body})
+
+
+def _alerts_context(account, form: AlertsForm | None = None) -> dict:
+    if form is None:
+        wanted = alert_settings_of(account=account)
+        budget = wanted.monthly_budget_cents
+        form = AlertsForm(
+            initial={
+                "monthly_budget": None if budget is None else from_cents(budget),
+                "alert_percents": ", ".join(str(p) for p in wanted.alert_percents),
+                "low_balance_thresholds": ", ".join(
+                    str(from_cents(t)) for t in wanted.low_balance_thresholds_cents
+                ),
+            }
+        )
+    history = SpendAlert.objects.filter(account=account)[:20]
+    return {"alerts_form": form, "alerts_history": history}
+
+
+@login_required
+@require_http_methods(["POST"])
+def alerts_save(request):
+    """The page's budget and alerts form: always the caller's own account."""
+    account = billing_account_ensure(user=request.user)
+    form = AlertsForm(request.POST)
+    if form.is_valid():
+        budget = form.cleaned_data["monthly_budget"]
+        try:
+            alert_settings_set(
+                account=account,
+                monthly_budget_cents=None if budget is None else to_cents(budget),
+                alert_percents=form.cleaned_data["alert_percents"],
+                low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
+            )
+        except DomainError as exc:
+            page_error(request, exc, form=form)
+        else:
+            messages.success(request, "Your budget and alerts are saved.")
+            return redirect("billing")
+    context = {"account": account, "currency": account.currency} | _alerts_context(account, form)
+    return render(request, "billing/alerts_invalid.html", context, status=400)
 
 
 def _page_cache_key(account, version, today, window, first, page, month_errors) -> str | None:
@@ -89,6 +136,8 @@ def _page_cache_key(account, version, today, window, first, page, month_errors) 
         account.balance_cents,
         account.currency,
         account.stripe_customer_id,
+        account.payment_method_brand,
+        account.payment_method_last4,
         settings.PREPAID_FEATURE_ENABLED,
         settings.LOW_BALANCE_THRESHOLD_CENTS,
         settings.BILLING_TIME_ZONE,
@@ -107,6 +156,7 @@ def _panels(user, account, prepaid, today, window, first, page) -> dict:
     chart = daily_cost_chart(series, account.currency)
     statement = month_statement(user=user, month=first, today=today)
     panels = {
+        "collecting": selectors.collecting(account=account),
         "statement": statement,
         "forecast_cents": statement.forecast_cents(today=today),
         "series": series,
@@ -151,20 +201,33 @@ def _banners(account, prepaid: bool, provisioning: str | None) -> list[dict]:
             }
         )
     if account.status == AccountStatus.SUSPENDED:
+        settle = "buy credits" if prepaid else "pay the open invoice"
         banners.append(
             {
                 "level": "bad",
-                "text": "Your account is suspended: clusters are stopped until the balance "
-                "is settled. Contact support if you think this is a mistake.",
+                "text": f"Your account is suspended. To resume, {settle}. Contact support if "
+                "you think this is a mistake.",
             }
         )
     elif account.status == AccountStatus.IN_ARREARS:
         text = (
-            "Your credit balance is below zero. Buy credits to keep your clusters running."
+            "Your credit balance is below zero. Buy credits: after "
+            f"{settings.PREPAID_ARREARS_GRACE_HOURS} hours below zero your running work is "
+            "stopped."
             if prepaid
-            else "An invoice is past due. Pay it from the invoice list below to avoid suspension."
+            else "An invoice payment failed. Stripe retries it; update your card with "
+            "Manage payment method below before the grace period ends."
         )
         banners.append({"level": "bad", "text": text})
+    if not prepaid and not account.payment_method_last4:
+        banners.append(
+            {
+                "level": "warn",
+                "testid": "add-payment-method",
+                "text": "Add a payment method so your monthly invoices can be paid: use "
+                "Manage payment method below.",
+            }
+        )
     return banners
 
 
@@ -275,15 +338,30 @@ def credits_buy(request):
     return render(request, "billing/credits.html", context, status=status)
 
 
+@login_required
+@require_http_methods(["POST"])
+def payment_method_manage(request):
+    """Open Stripe's customer portal (add or replace a card, invoices and receipts). Stripe
+    down: a message on the billing page, nothing written."""
+    account = selectors.account_for(request.user)
+    try:
+        url = payment_methods.portal_url(account=account)
+    except DomainError as exc:
+        page_error(request, exc)
+        return redirect("billing")
+    return redirect(url)
+
+
 def _own_purchase(request) -> CreditPurchase | None:
     raw = request.GET.get("purchase", "")
     if not raw:
         return None
-    if not raw.isdigit():
+    purchase_id = parse_id(raw)
+    if purchase_id is None:
         raise Http404("No such purchase.")
     return get_object_or_404(
         CreditPurchase.objects.select_related("account"),
-        pk=int(raw),
+        pk=purchase_id,
         account__user=request.user,
     )
 

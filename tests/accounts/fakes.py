@@ -28,6 +28,15 @@ CLIENT_ID = "auth0-client-abc"
 STRIPE_BASE = "https://stripe.test"
 
 
+USER_STATUS_BY_NAME = {
+    "NEW_MOBILE_ACCOUNT": 0,
+    "VERIFIED_ACCOUNT": 1,
+    "ACTIVATED_ACCOUNT": 2,
+    "DEACTIVATED_ACCOUNT": 3,
+    "BLOCKED_ACCOUNT": 4,
+}
+
+
 def hopsworks_fixture(name: str):
     return json.loads((HOPSWORKS_FIXTURES / f"{name}.json").read_text())
 
@@ -49,9 +58,16 @@ class FakeHopsworks:
         self.users: list[dict] = []
         self.projects: list[dict] = []
         self.user_creates = 0
+        self.status_changes: list[tuple[int, int]] = []
+        # ("METHOD /path", n): the n-th such request kills the process (SystemExit), as a
+        # worker killed mid-run would stop.
+        self.crash_at: tuple[str, int] | None = None
+        self.seen: dict[str, int] = {}
         self.project_creates = 0
         for method, pattern, handler in [
             ("GET", r"/admin/user/(?P<uuid>[^/?]+)", self._get_remote_user),
+            ("GET", r"/admin/users/(?P<id>\d+)", self._get_user),
+            ("PUT", r"/admin/users/(?P<id>\d+)", self._update_user),
             ("GET", r"/admin/users", self._list_users),
             ("POST", r"/admin/users", self._create_user),
             ("GET", r"/admin/projects", self._list_projects),
@@ -70,6 +86,10 @@ class FakeHopsworks:
             if request.headers.get("Authorization") != f"ApiKey {API_KEY}":
                 return _json(401, hopsworks_fixture("error_unauthorized"))
             path = urlsplit(request.url).path[len(urlsplit(self.base).path) :]
+            self.seen[f"{method} {path}"] = self.seen.get(f"{method} {path}", 0) + 1
+            if self.crash_at and self.seen[f"{method} {path}"] == self.crash_at[1]:
+                if f"{method} {path}" == self.crash_at[0]:
+                    raise SystemExit("worker killed")
             answer = handler(request, path)
             route = "/admin/user" if path.startswith("/admin/user/") else path
             if f"{method} {route}" in self.lose_answer_of:
@@ -117,6 +137,28 @@ class FakeHopsworks:
                 users = [u for u in users if u["email"].upper().startswith(prefix)]
         page = users[offset : offset + limit]
         return _json(200, {"href": f"{self.base}/admin/users", "count": len(users), "items": page})
+
+    def _user(self, path: str) -> dict | None:
+        wanted = int(path.rsplit("/", 1)[1])
+        return next((u for u in self.users if u["id"] == wanted), None)
+
+    def _get_user(self, request, path):
+        user = self._user(path)
+        if user is None:
+            return _json(404, hopsworks_fixture("error_user_not_found"))
+        return _json(200, user)
+
+    def _update_user(self, request, path):
+        """`UserProfileBuilder.updateUser`: a Users entity whose non-null status is applied
+        (sent as the enum name); the answer is the profile with the status as a number."""
+        user = self._user(path)
+        if user is None:
+            return _json(404, hopsworks_fixture("error_user_not_found"))
+        body = json.loads(request.body or b"{}")
+        if body.get("status") is not None:
+            user["status"] = USER_STATUS_BY_NAME[body["status"]]
+            self.status_changes.append((user["id"], user["status"]))
+        return _json(200, user)
 
     def _create_user(self, request, path):
         if self.edition == "community":

@@ -3,7 +3,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.core import mail
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -200,26 +199,6 @@ def test_refund_removes_paid_credits(prepaid_account, staff):
         account=prepaid_account, amount_cents=400, idempotency_key="re_1", reason="refund"
     )
     assert remaining(prepaid_account) == {("paid", 600), ("promotional", 500)}
-
-
-def test_low_balance_notice_is_sent_once_per_crossing(
-    prepaid_account, settings, django_capture_on_commit_callbacks
-):
-    settings.LOW_BALANCE_THRESHOLD_CENTS = 1000
-    with django_capture_on_commit_callbacks(execute=True):
-        credits_record_purchase(
-            account=prepaid_account, amount_cents=3000, stripe_session_id="cs_1"
-        )
-        credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:1", cost_cents=2500)
-        credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:2", cost_cents=100)
-    assert len(mail.outbox) == 1
-    assert "low" in mail.outbox[0].subject
-    with django_capture_on_commit_callbacks(execute=True):
-        credits_record_purchase(
-            account=prepaid_account, amount_cents=5000, stripe_session_id="cs_2"
-        )
-        credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:3", cost_cents=5000)
-    assert len(mail.outbox) == 2
 
 
 def test_transactions_cannot_be_changed_or_deleted(prepaid_account):

@@ -97,7 +97,7 @@ def test_no_low_balance_warning_above_threshold(client, owner, prepaid_account, 
 
 @pytest.mark.parametrize(
     ("status", "text"),
-    [(AccountStatus.IN_ARREARS, "past due"), (AccountStatus.SUSPENDED, "suspended")],
+    [(AccountStatus.IN_ARREARS, "invoice payment failed"), (AccountStatus.SUSPENDED, "suspended")],
 )
 def test_banner_for_arrears_and_suspension(client, owner, status, text):
     BillingAccount.objects.filter(user=owner).update(status=status)

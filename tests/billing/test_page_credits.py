@@ -172,7 +172,19 @@ def test_success_page_of_another_users_purchase_is_404(client, outsider, prepaid
     assert client.get(f"/billing/credits/success/?purchase={purchase.pk}").status_code == 404
 
 
-@pytest.mark.parametrize("query", ["", "?purchase=", "?purchase=abc", "?purchase=999999"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?purchase=",
+        "?purchase=abc",
+        "?purchase=999999",
+        "?purchase=²",
+        "?purchase=①",
+        "?purchase=1²",
+        "?purchase=" + "9" * 30,
+    ],
+)
 def test_success_page_without_a_valid_purchase_is_404(client, owner, prepaid_account, query):
     client.force_login(owner)
     assert client.get(f"/billing/credits/success/{query}").status_code == 404

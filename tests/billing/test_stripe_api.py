@@ -110,3 +110,33 @@ def test_subscription_ensure_without_the_catalogue_says_to_run_setup(stripe_http
     stripe_http.get(f"{API}/v1/prices", json=listing([]))
     with pytest.raises(gateway.StripeRequestRefused, match="setup_stripe"):
         gateway.subscription_ensure(account=account)
+
+
+def test_a_customer_name_over_stripes_limit_is_cut_to_256_characters(stripe_http, owner):
+    owner.first_name, owner.last_name = "F" * 150, "L" * 150  # 301 with the space
+    owner.save()
+    stripe_http.get(f"{API}/v1/customers/search", json=search([]))
+    create = stripe_http.post(f"{API}/v1/customers", json=stripe_object("customer", id="cus_n"))
+
+    assert gateway.customer_ensure(account=owner.billing_account) == "cus_n"
+    body = dict(parse_qsl(create.calls[0].request.body))
+    assert body["name"] == ("F" * 150 + " " + "L" * 150)[:256]
+    assert body["email"] == owner.email
+
+
+def test_metadata_over_stripes_limits_is_cut_on_the_wire(stripe_http):
+    search_call = stripe_http.get(f"{API}/v1/products/search", json=search([]))
+    create = stripe_http.post(f"{API}/v1/products", json=stripe_object("product", id="prod_1"))
+
+    gateway.product_ensure(key="k" * 600, name="N" * 300)
+    body = dict(parse_qsl(create.calls[0].request.body))
+    assert body["metadata[hopsbill_key]"] == "k" * 500
+    assert body["name"] == "N" * 256
+    assert search_call.calls  # the lookup went out too
+
+
+def test_fitting_leaves_out_an_email_longer_than_512_and_keeps_the_rest():
+    fitted = gateway.fit_params(
+        {"email": "e" * 513, "name": "ok", "items": [{"metadata": {"k" * 41: "v"}}]}
+    )
+    assert fitted == {"name": "ok", "items": [{"metadata": {"k" * 40: "v"}}]}

@@ -47,10 +47,20 @@ def test_setup_stripe_creates_the_catalogue_once_and_then_finds_it(stripe_http):
         f"{API}/v1/billing/meters", json=stripe_object("billing.meter", id="mtr_1")
     )
     price = stripe_http.post(f"{API}/v1/prices", json=stripe_object("price", id="price_m"))
+    portals = f"{API}/v1/billing_portal/configurations"
+    stripe_http.get(portals, json=listing([], "/v1/billing_portal/configurations"))
+    portal = stripe_http.post(
+        portals, json=stripe_object("billing_portal.configuration", id="bpc_1")
+    )
 
     output = run("setup_stripe")
 
-    assert "meter mtr_1" in output
+    assert "meter mtr_1" in output and "customer portal configuration bpc_1" in output
+    portal_body = dict(parse_qsl(portal.calls[0].request.body))
+    assert portal_body["features[payment_method_update][enabled]"] == "true"
+    assert portal_body["features[invoice_history][enabled]"] == "true"
+    assert portal_body["features[subscription_update][enabled]"] == "false"
+    assert portal_body["default_return_url"].endswith("/billing/")
     assert len(product.calls) == 2  # usage and credits products
     meter_body = dict(parse_qsl(meter.calls[0].request.body))
     assert meter_body["event_name"] == settings.STRIPE_METER_EVENT_NAME
@@ -78,8 +88,14 @@ def test_setup_stripe_creates_the_catalogue_once_and_then_finds_it(stripe_http):
         f"{API}/v1/prices",
         json=listing([stripe_object("price", id="price_m")], "/v1/prices"),
     )
+    ours = stripe_object(
+        "billing_portal.configuration", id="bpc_1", metadata={"hopsbill_key": "hopsbill_portal"}
+    )
+    stripe_http.replace("GET", portals, json=listing([ours], "/v1/billing_portal/configurations"))
+    update = stripe_http.post(f"{portals}/bpc_1", json=ours)
     run("setup_stripe")
     assert (len(product.calls), len(meter.calls), len(price.calls)) == (2, 1, 1)
+    assert (len(portal.calls), len(update.calls)) == (1, 1)
     assert len(search.calls) == 2
 
 
@@ -127,11 +143,19 @@ def test_the_cron_door_is_closed_when_no_secret_is_configured(client, settings):
     assert response.status_code == 503
 
 
-def test_the_cron_door_queues_the_sync(client, settings):
+def test_the_cron_door_queues_the_sync(client, settings, broker_queue):
     settings.CRON_SECRET = "dev-cron-secret"
     response = client.post("/api/billing/sync-stripe", HTTP_AUTHORIZATION="Bearer dev-cron-secret")
     assert response.status_code == 202
     assert response.json()["task_id"]
+    assert [m.task for m in broker_queue.messages()] == ["billing.tasks.sync_stripe_usage"]
+
+
+def test_the_cron_door_answers_503_when_the_broker_is_down(client, settings, broker_down):
+    settings.CRON_SECRET = "dev-cron-secret"
+    response = client.post("/api/billing/sync-stripe", HTTP_AUTHORIZATION="Bearer dev-cron-secret")
+    assert response.status_code == 503
+    assert "Nothing was queued" in response.json()["detail"]
 
 
 def test_replay_stripe_events_command_reprocesses_failed_events(stripe_http, prepaid_account):

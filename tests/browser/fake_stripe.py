@@ -1,6 +1,7 @@
-"""A loopback fake of the part of Stripe the credit purchase touches: creating a Checkout
+"""A loopback fake of the parts of Stripe the browser tests touch: creating a Checkout
 Session (POST /v1/checkout/sessions), the hosted payment page it redirects to, and retrieving
-the session (GET /v1/checkout/sessions/<id>) when the webhook fulfils it."""
+the session (GET /v1/checkout/sessions/<id>) when the webhook fulfils it; and a customer
+portal session (POST /v1/billing_portal/sessions) with its hosted page (GET /portal/<id>)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class FakeStripe:
         self.sessions: dict[str, dict] = {}
         self.paid: set[str] = set()
         self.idempotency_keys: list[str] = []
+        self.portal_sessions: dict[str, dict] = {}
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -24,6 +26,8 @@ class FakeStripe:
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                if self.path == "/v1/billing_portal/sessions":
+                    return self._portal_session({k: v[0] for k, v in parse_qs(body).items()})
                 if self.path != "/v1/checkout/sessions":
                     return self._json(404, {"error": {"message": "unknown path"}})
                 fake.idempotency_keys.append(self.headers.get("Idempotency-Key", ""))
@@ -43,6 +47,8 @@ class FakeStripe:
                 )
 
             def do_GET(self):
+                if self.path.startswith("/portal/"):
+                    return self._portal_page(self.path.removeprefix("/portal/"))
                 if self.path.startswith("/v1/checkout/sessions/"):
                     return self._session(self.path.removeprefix("/v1/checkout/sessions/"))
                 session_id = self.path.removeprefix("/pay/")
@@ -62,6 +68,35 @@ class FakeStripe:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
+
+            def _portal_session(self, params: dict):
+                session_id = f"bps_fake_{len(fake.portal_sessions) + 1}"
+                fake.portal_sessions[session_id] = params
+                return self._json(
+                    200,
+                    {
+                        "id": session_id,
+                        "object": "billing_portal.session",
+                        "customer": params["customer"],
+                        "return_url": params["return_url"],
+                        "url": f"{fake.url}/portal/{session_id}",
+                    },
+                )
+
+            def _portal_page(self, session_id: str):
+                params = fake.portal_sessions.get(session_id)
+                if params is None:
+                    return self._json(404, {"error": {"message": "no such portal session"}})
+                page = (
+                    "<!doctype html><title>Fake customer portal</title>"
+                    f"<h1>Customer portal</h1><p id=customer>{html.escape(params['customer'])}</p>"
+                    f'<a href="{html.escape(params["return_url"])}">Return to Hopsbill</a>'
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
 
             def _session(self, session_id: str):
                 params = fake.sessions.get(session_id)

@@ -69,6 +69,7 @@ def pod(
     finished: list[datetime] | None = None,
     containers: list | None = None,
     init_containers: list | None = None,
+    labels: dict | None = None,
 ) -> dict:
     """A pod; `finished` gives each app container's finishedAt (terminated state)."""
     containers = containers or [container(requests={"cpu": "1", "memory": "1Gi"})]
@@ -98,7 +99,9 @@ def pod(
         client.V1Pod(
             api_version="v1",
             kind="Pod",
-            metadata=client.V1ObjectMeta(name=name, namespace=ns, uid=uid or f"uid-{ns}-{name}"),
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=ns, uid=uid or f"uid-{ns}-{name}", labels=labels
+            ),
             spec=client.V1PodSpec(
                 containers=containers, init_containers=init_containers, node_name=node_name
             ),
@@ -107,6 +110,28 @@ def pod(
                 start_time=started,
                 container_statuses=statuses if phase != "Pending" else None,
             ),
+        )
+    )
+
+
+def deployment(name: str, ns: str, *, replicas: int = 1, labels: dict | None = None) -> dict:
+    """A Deployment as a serving's predictor (KServe raw mode) looks in a project namespace."""
+    return to_json(
+        client.V1Deployment(
+            api_version="apps/v1",
+            kind="Deployment",
+            metadata=client.V1ObjectMeta(
+                name=name, namespace=ns, uid=f"uid-{ns}-{name}", labels=labels or {}
+            ),
+            spec=client.V1DeploymentSpec(
+                replicas=replicas,
+                selector=client.V1LabelSelector(match_labels={"app": name}),
+                template=client.V1PodTemplateSpec(
+                    metadata=client.V1ObjectMeta(labels={"app": name}),
+                    spec=client.V1PodSpec(containers=[container()]),
+                ),
+            ),
+            status=client.V1DeploymentStatus(replicas=replicas, ready_replicas=replicas),
         )
     )
 
@@ -131,6 +156,9 @@ class FakeKube:
     failures: dict[str, Failure] = field(default_factory=dict)  # "pods" | "namespaces" | ...
     requests: list[tuple[str, dict]] = field(default_factory=list)
     delay: float = 0.0  # seconds before answering any list request
+    deployments: list[dict] = field(default_factory=list)
+    jobs: list[str] = field(default_factory=list)  # "namespace/name" of Kubernetes Jobs
+    writes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     _server: ThreadingHTTPServer | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -143,6 +171,12 @@ class FakeKube:
 
             def do_GET(self):  # noqa: N802 (http.server's name)
                 fake._handle(self)
+
+            def do_PATCH(self):  # noqa: N802
+                fake._handle_write(self, "PATCH")
+
+            def do_DELETE(self):  # noqa: N802
+                fake._handle_write(self, "DELETE")
 
             def log_message(self, *args):
                 pass
@@ -188,6 +222,8 @@ class FakeKube:
             return _send(handler, 401, _status(401, "Unauthorized"))
         if parts.path.startswith(PROXY_PREFIX + "/webhdfs/v1"):
             return self._webhdfs(handler, parts.path[len(PROXY_PREFIX + "/webhdfs/v1") :], query)
+        if "/namespaces/" in parts.path and parts.path.endswith(("/deployments", "/pods")):
+            return self._namespaced_list(handler, parts.path, query)
         what = parts.path.removeprefix("/api/v1/")
         if what not in ("pods", "namespaces", "nodes"):
             return _send(handler, 404, _status(404, "NotFound"))
@@ -229,6 +265,68 @@ class FakeKube:
         kind = {"pods": "PodList", "namespaces": "NamespaceList", "nodes": "NodeList"}[what]
         _send(handler, 200, {"kind": kind, "apiVersion": "v1", "metadata": metadata, "items": page})
 
+    def _namespaced_list(self, handler, path: str, query: dict) -> None:
+        failure = self.failures.get("namespaced")
+        if failure:
+            return _send(handler, failure.status, _status(failure.status, "InternalError"))
+        ns, what = path.split("/namespaces/", 1)[1].split("/", 1)
+        if ns not in {n["metadata"]["name"] for n in self.namespaces}:
+            return _send(handler, 404, _status(404, "NotFound"))
+        items = [
+            item
+            for item in (self.deployments if what == "deployments" else self.pods)
+            if item["metadata"]["namespace"] == ns
+            and _selected(item["metadata"].get("labels") or {}, query.get("labelSelector", ""))
+        ]
+        kind = "DeploymentList" if what == "deployments" else "PodList"
+        body = {"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": "1"}}
+        _send(handler, 200, {**body, "items": items})
+
+    def _handle_write(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        path = urlsplit(handler.path).path
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = json.loads(handler.rfile.read(length) or b"{}")
+        if handler.headers.get("Authorization") != f"Bearer {self.token}":
+            return _send(handler, 401, _status(401, "Unauthorized"))
+        failure = self.failures.get("writes")
+        if failure:
+            return _send(handler, failure.status, _status(failure.status, "InternalError"))
+        self.writes.append((method, path))
+        ns, rest = path.split("/namespaces/", 1)[1].split("/", 1)
+        kind, name = rest.split("/")[:2]
+        if method == "PATCH" and kind == "deployments":
+            return self._scale(handler, ns, name, body)
+        if method == "DELETE" and kind == "jobs" and f"{ns}/{name}" in self.jobs:
+            self.jobs.remove(f"{ns}/{name}")
+            self.pods = [
+                p
+                for p in self.pods
+                if not (
+                    p["metadata"]["namespace"] == ns
+                    and (p["metadata"].get("labels") or {}).get("job-name") == name
+                )
+            ]
+            return _send(handler, 200, {"kind": "Status", "status": "Success"})
+        if method == "DELETE" and kind == "pods":
+            before = len(self.pods)
+            self.pods = [
+                p
+                for p in self.pods
+                if (p["metadata"]["namespace"], p["metadata"]["name"]) != (ns, name)
+            ]
+            if len(self.pods) < before:
+                return _send(handler, 200, {"kind": "Status", "status": "Success"})
+        _send(handler, 404, _status(404, "NotFound"))
+
+    def _scale(self, handler, ns: str, name: str, body: dict) -> None:
+        for item in self.deployments:
+            if (item["metadata"]["namespace"], item["metadata"]["name"]) == (ns, name):
+                item["spec"]["replicas"] = body["spec"]["replicas"]
+                scale = {"kind": "Scale", "apiVersion": "autoscaling/v1"}
+                meta = {"name": name, "namespace": ns}
+                return _send(handler, 200, {**scale, "metadata": meta, "spec": body["spec"]})
+        _send(handler, 404, _status(404, "NotFound"))
+
     def _webhdfs(self, handler, path: str, query: dict) -> None:
         if query.get("op") != "GETCONTENTSUMMARY":
             return _send(handler, 400, {"RemoteException": {"exception": "IllegalArgument"}})
@@ -244,6 +342,16 @@ class FakeKube:
         length = self.hdfs[path]
         summary = {"directoryCount": 1, "fileCount": 1, "length": length, "quota": -1}
         _send(handler, 200, {"ContentSummary": summary | {"spaceConsumed": 3 * length}})
+
+
+def _selected(labels: dict, selector: str) -> bool:
+    """Equality (`k=v`) and existence (`k`) terms, comma-separated, as the API server reads
+    them."""
+    for term in filter(None, selector.split(",")):
+        key, _, value = term.partition("=")
+        if key not in labels or (value and labels[key] != value):
+            return False
+    return True
 
 
 def _status(code: int, reason: str) -> dict:

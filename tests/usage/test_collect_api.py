@@ -55,3 +55,10 @@ def test_bad_input_is_a_400(clusters, body):
 
 def test_get_is_not_allowed(clusters):
     assert Client().get(URL, HTTP_AUTHORIZATION="Bearer dev-cron-secret").status_code == 405
+
+
+def test_with_the_broker_down_it_answers_503_at_once_and_says_why(clusters, broker_down):
+    response = _post()
+    assert response.status_code == 503
+    assert "unreachable" in response.json()["detail"]
+    assert response["Retry-After"] == "60"

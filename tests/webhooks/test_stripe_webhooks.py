@@ -173,6 +173,10 @@ def test_replay_failed_reprocesses_stored_events(client, stripe_http, open_purch
         "garbage",
         "forged",
         "stale",
+        "non-ascii",
+        "t=²,v1=00",
+        "t=abc,v1=00",
+        "t=1,v1=00,v1=é",
     ],
 )
 def test_missing_forged_or_stale_signatures_are_refused_and_nothing_is_written(
@@ -183,6 +187,8 @@ def test_missing_forged_or_stale_signatures_are_refused_and_nothing_is_written(
         signature = sign(body, secret="whsec_someone_else")
     elif signature == "stale":
         signature = sign(body, timestamp=int(time.time()) - 301)
+    elif signature == "non-ascii":  # a fresh timestamp, so the digests are compared
+        signature = f"t={int(time.time())},v1=²²"
     headers = {"HTTP_STRIPE_SIGNATURE": signature} if signature else {}
     response = client.post(
         "/api/webhooks/stripe", data=body, content_type="application/json", **headers
@@ -227,8 +233,11 @@ def test_an_event_for_an_unknown_customer_is_refused_and_nothing_is_written(
     assert WebhookEvent.objects.count() == 0
 
 
-def test_a_checkout_session_that_names_no_account_of_ours_is_refused(client, stripe_env, owner):
-    session = checkout_session("cs_other", 999999)
+@pytest.mark.parametrize("account_id", [999999, "²", "1²", "9" * 30])
+def test_a_checkout_session_that_names_no_account_of_ours_is_refused(
+    client, stripe_env, owner, account_id
+):
+    session = checkout_session("cs_other", account_id)
     response = post_event(
         client, stripe_event("checkout.session.completed", session, event_id="evt_x")
     )

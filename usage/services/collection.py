@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from billing.budgets.alerts import spend_alerts_check_users
 from billing.ledger import (
     BillingError,
-    PriceNotFound,
     billing_modes_on_day,
-    cost_of,
     credits_deduct_usage,
-    price_lookup,
 )
 from billing.ledger.calendar import day_bounds
 from billing.ledger.money import round_cost, to_cents
-from billing.models import BillingAccount, BillingMode, CustomPrice
-from clusters.hopsworks import HopsworksClient, HopsworksError
+from billing.models import BillingAccount, BillingMode
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 from usage.models import CollectionRun, CollectionStatus, UsageDay, UsageLineItem
 from usage.services.locks import cluster_day_lock
-from usage.services.ownership import ProjectOwner, ownership_resolve
-from usage.services.rollup import ComputeRollup, compute_rollup
+from usage.services.ownership import OwnersUnknown, ProjectOwner, owners_of_cluster
+from usage.services.pricing import Line, lines_price
+from usage.services.rollup import compute_rollup
 from usage.services.sampler import pods_prune, pods_record
 from usage.services.sources import (
     STORAGE,
@@ -45,16 +40,6 @@ logger = logging.getLogger(__name__)
 
 class CollectionFailed(Exception):
     """Nothing can be written for this cluster-day (the reason is recorded on the run)."""
-
-
-@dataclass(frozen=True)
-class Line:
-    project: str
-    resource: str
-    instance_type: str
-    quantity: Decimal | None
-    unit_price: Decimal | None
-    cost: Decimal | None
 
 
 def usage_collect_day(*, cluster: Cluster, day: date, now: datetime | None = None) -> CollectionRun:
@@ -125,7 +110,9 @@ def _collect(run: CollectionRun, cluster: Cluster, day: date, now: datetime) -> 
     problems += rollup.problems + storage_problems + api_problems
     if now < day_bounds(day)[1]:
         problems.append("the day is not over yet")
-    lines, price_problems = _priced_lines(day, owners, rollup, storage, api_calls)
+    lines, price_problems = lines_price(
+        day=day, owners=owners, rollup=rollup, storage=storage, api_calls=api_calls
+    )
     problems += price_problems
     status = CollectionStatus.PARTIAL if problems else CollectionStatus.COMPLETE
     run.stats.update(
@@ -154,77 +141,9 @@ def _was_complete(cluster: Cluster, day: date) -> bool:
 
 def _owners(cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
     try:
-        namespaces = list(kube.namespaces())
-    except KubeError as exc:
-        raise CollectionFailed(f"namespace list failed: {exc}") from exc
-    try:
-        projects = HopsworksClient(cluster).projects_list()
-    except HopsworksError as exc:
-        raise CollectionFailed(f"Hopsworks project list failed: {exc}") from exc
-    return ownership_resolve(cluster=cluster, namespaces=namespaces, projects=projects)
-
-
-class _Pricer:
-    """Prices in effect on the day, looked up once per resource and type, and once more per
-    account only for the few accounts with a custom price covering the day."""
-
-    def __init__(self, day: date, accounts: dict[int, BillingAccount]) -> None:
-        self.day, self.cache, self.missing = day, {}, set()
-        custom = set(
-            CustomPrice.objects.filter(account__in=list(accounts.values()), effective_from__lte=day)
-            .filter(Q(effective_to__isnull=True) | Q(effective_to__gt=day))
-            .values_list("account_id", flat=True)
-        )
-        self.accounts = {uid: a for uid, a in accounts.items() if a.pk in custom}
-
-    def line(self, user_id, project, resource, instance_type, quantity) -> Line:
-        if quantity is None:
-            return Line(project, resource, instance_type, None, None, None)
-        account = self.accounts.get(user_id)
-        key = (account.pk if account else None, resource, instance_type)
-        if key not in self.cache:
-            try:
-                self.cache[key] = price_lookup(
-                    account=account, resource=resource, day=self.day, instance_type=instance_type
-                )
-            except PriceNotFound:
-                self.cache[key] = None
-                self.missing.add(f"{resource} {instance_type}".strip())
-        price = self.cache[key]
-        quantity = round_cost(quantity)
-        cost = None
-        if price is not None:
-            cost = cost_of(resource=resource, quantity=quantity, unit_price=price, day=self.day)
-        return Line(project, resource, instance_type, quantity, price, cost)
-
-
-def _priced_lines(
-    day: date,
-    owners: dict[str, ProjectOwner],
-    rollup: ComputeRollup,
-    storage: Measured,
-    api_calls: Measured,
-) -> tuple[dict[int | None, list[Line]], list[str]]:
-    user_of_project = {owner.project: owner.user_id for owner in owners.values()}
-    user_ids = set(user_of_project.values())
-    accounts = {a.user_id: a for a in BillingAccount.objects.filter(user_id__in=user_ids)}
-    pricer = _Pricer(day, accounts)
-    lines: dict[int | None, list[Line]] = defaultdict(list)
-    compute: dict[tuple[str, str], dict[str, Decimal]] = {}
-    for (namespace, itype), totals in rollup.totals.items():
-        slot = compute.setdefault((owners[namespace].project, itype), defaultdict(Decimal))
-        for resource, hours in totals.items():
-            slot[resource] += hours
-    for (project, itype), totals in sorted(compute.items()):
-        user_id = user_of_project[project]
-        for resource, hours in totals.items():
-            lines[user_id].append(pricer.line(user_id, project, resource, itype, hours))
-    for project, user_id in sorted(user_of_project.items(), key=lambda kv: kv[0]):
-        for measured in (storage, api_calls):
-            for resource, quantity in measured.get(project, {}).items():
-                lines[user_id].append(pricer.line(user_id, project, resource, "", quantity))
-    problems = [f"no price for {', '.join(sorted(pricer.missing))}"] if pricer.missing else []
-    return lines, problems
+        return owners_of_cluster(cluster=cluster, kube=kube)
+    except OwnersUnknown as exc:
+        raise CollectionFailed(str(exc)) from exc
 
 
 @transaction.atomic
@@ -329,4 +248,5 @@ def _deduct(days: list[UsageDay]) -> list[str]:
             )
         except BillingError as exc:
             refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
+    spend_alerts_check_users(user_ids=set(accounts))
     return refused

@@ -9,13 +9,13 @@ whose owner we do not know are kept with `user_id=None` (unattributed).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from clusters.hopsworks import HopsworksProject
+from clusters.hopsworks import HopsworksClient, HopsworksError, HopsworksProject, namespace_for
+from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 
 PROJECT_LABEL = "hopsworks.ai/project"
@@ -28,7 +28,7 @@ class ProjectOwner:
 
 
 def namespace_of_project(name: str) -> str:
-    return re.sub(r"[^a-z0-9-]", "-", name.lower())
+    return namespace_for(name)
 
 
 def ownership_resolve(
@@ -62,9 +62,11 @@ def _users_by_creator(
 ) -> dict[HopsworksProject, int]:
     emails = {p.creator_email.lower() for p in projects if p.creator_email}
     usernames = {p.creator_username for p in projects if p.creator_username}
-    rows = get_user_model().objects.filter(
-        Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster)
-    ).values_list("pk", "email", "hopsworks_username", "cluster_id")
+    rows = (
+        get_user_model()
+        .objects.filter(Q(email__in=emails) | Q(hopsworks_username__in=usernames, cluster=cluster))
+        .values_list("pk", "email", "hopsworks_username", "cluster_id")
+    )
     by_email = {email.lower(): pk for pk, email, _, _ in rows}
     by_username = {u: pk for pk, _, u, cid in rows if u and cid == cluster.pk}
     matched = {}
@@ -75,3 +77,20 @@ def _users_by_creator(
         if pk:
             matched[project] = pk
     return matched
+
+
+class OwnersUnknown(Exception):
+    """The namespaces or the project list could not be read: ownership is unknown."""
+
+
+def owners_of_cluster(*, cluster: Cluster, kube: KubeClient) -> dict[str, ProjectOwner]:
+    """namespace -> owner, read from the cluster's namespaces and Hopsworks' project list."""
+    try:
+        namespaces = list(kube.namespaces())
+    except KubeError as exc:
+        raise OwnersUnknown(f"namespace list failed: {exc}") from exc
+    try:
+        projects = HopsworksClient(cluster).projects_list()
+    except HopsworksError as exc:
+        raise OwnersUnknown(f"Hopsworks project list failed: {exc}") from exc
+    return ownership_resolve(cluster=cluster, namespaces=namespaces, projects=projects)

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
+from billing.budgets.alerts import spend_alerts_check_users
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 from usage.models import PodRecord
+from usage.services.estimate import spend_estimate_mark_stale, spend_estimate_refresh
 from usage.services.rules import INSTANCE_TYPE_LABEL, MalformedPod, pod_facts
 
 logger = logging.getLogger(__name__)
@@ -39,13 +41,26 @@ class SampleResult:
     pods_seen: int = 0
     malformed: int = 0
     problems: list[str] = field(default_factory=list)
+    # Users whose spend estimate this pass refreshed (their alerts and caps are checked).
+    estimated_users: set[int] = field(default_factory=set)
 
 
 def usage_sample(*, cluster: Cluster, now: datetime | None = None) -> SampleResult:
-    """One sampler pass over a cluster. Raises KubeError when the pod list fails; the pages
-    read before the failure are kept (they are true sightings)."""
-    with KubeClient(cluster) as kube:
-        return pods_record(cluster=cluster, kube=kube, now=now or timezone.now())
+    """One sampler pass over a cluster, then today's spend estimate from the pod rows. Raises
+    KubeError when the pod list fails; the pages read before the failure are kept (they are
+    true sightings) and the cluster's estimate is marked stale."""
+    now = now or timezone.now()
+    try:
+        with KubeClient(cluster) as kube:
+            result = pods_record(cluster=cluster, kube=kube, now=now)
+            result.estimated_users = spend_estimate_refresh(
+                cluster=cluster, kube=kube, now=now, complete=not result.problems
+            )
+    except KubeError:
+        spend_estimate_mark_stale(cluster=cluster)
+        raise
+    spend_alerts_check_users(user_ids=result.estimated_users, now=now)
+    return result
 
 
 def pods_record(*, cluster: Cluster, kube: KubeClient, now: datetime) -> SampleResult:

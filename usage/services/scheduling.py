@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from billing.ledger.calendar import billing_today
 from clusters.models import Cluster
+from jobs.services import task_send
 
 
 def usage_default_day(*, now: datetime | None = None) -> date:
@@ -46,25 +47,24 @@ def _clusters(cluster_id: int | None):
 
 def usage_collect_enqueue(*, day: date | None = None, cluster_id: int | None = None) -> list[dict]:
     """One collect task per cluster for the day (default yesterday)."""
-    from usage.tasks import collect_cluster_day
-
     day = day or usage_default_day()
     return [
         {
             "cluster": pk,
             "date": day.isoformat(),
-            "task_id": collect_cluster_day.apply_async(
-                args=[pk, day.isoformat()], expires=6 * 3600
-            ).id,
+            "task_id": task_send(
+                "usage.tasks.collect_cluster_day",
+                args=[pk, day.isoformat()],
+                keep_result=True,
+                expires=6 * 3600,
+            ),
         }
         for pk in _clusters(cluster_id)
     ]
 
 
 def usage_sample_enqueue(*, cluster_id: int | None = None) -> list[dict]:
-    from usage.tasks import sample_cluster
-
     return [
-        {"cluster": pk, "task_id": sample_cluster.apply_async(args=[pk], expires=240).id}
+        {"cluster": pk, "task_id": task_send("usage.tasks.sample_cluster", args=[pk], expires=240)}
         for pk in _clusters(cluster_id)
     ]
