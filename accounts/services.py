@@ -15,10 +15,11 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import ProvisioningRun, ProvisioningStatus, ProvisioningStep, User
+from accounts.runs import run_claim, step_begin, step_finish
 from billing.ledger import billing_account_ensure
 from billing.payments import gateway
 from clusters.hopsworks import (
@@ -42,7 +43,6 @@ STEPS = [
     "done",
 ]
 # How long one worker may hold a run before another may take it over (a crashed worker).
-LEASE = timedelta(minutes=10)
 S = ProvisioningStatus
 FINISHED = {S.DONE, S.SKIPPED}
 
@@ -255,16 +255,7 @@ def provisioning_run(*, user: User) -> ProvisioningRun:
     """
     run = provisioning_ensure(user=user)
     now = timezone.now()
-    claimed = (
-        ProvisioningRun.objects.filter(pk=run.pk)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(
-            locked_until=now + LEASE,
-            status=S.RUNNING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=None,
-        )
-    )
+    claimed = run_claim(ProvisioningRun.objects.filter(pk=run.pk), now=now)
     if not claimed:
         run.refresh_from_db()
         return run
@@ -280,7 +271,7 @@ def _run_steps(*, run: ProvisioningRun, user: User) -> None:
     for step in run.steps.order_by("position"):
         if step.status in FINISHED:
             continue
-        _step_begin(run=run, step=step)
+        step_begin(runs=ProvisioningRun.objects.filter(pk=run.pk), step=step)
         try:
             status, detail = STEP_HANDLERS[step.name](user=user, step=step)
         except Exception as exc:  # every failure is recorded on the step, then judged
@@ -290,7 +281,7 @@ def _run_steps(*, run: ProvisioningRun, user: User) -> None:
             if not isinstance(exc, ProvisioningFailed | ProvisioningRetry | HopsworksError):
                 logger.exception("provisioning step %s crashed for user %s", step.name, user.pk)
             return
-        _step_finish(step=step, status=status, detail=detail)
+        step_finish(step=step, status=status, detail=detail)
     ProvisioningRun.objects.filter(pk=run.pk).update(
         status=S.DONE, current_step="", last_error="", finished_at=timezone.now()
     )
@@ -298,23 +289,6 @@ def _run_steps(*, run: ProvisioningRun, user: User) -> None:
 
 def _describe(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
-
-
-def _step_begin(*, run: ProvisioningRun, step: ProvisioningStep) -> None:
-    now = timezone.now()
-    step.status = S.RUNNING
-    step.attempts += 1
-    step.started_at = step.started_at or now
-    step.save(update_fields=["status", "attempts", "started_at", "updated_at"])
-    ProvisioningRun.objects.filter(pk=run.pk).update(current_step=step.name)
-
-
-def _step_finish(*, step: ProvisioningStep, status: str, detail: dict) -> None:
-    step.status = status
-    step.detail = {**step.detail, **detail}
-    step.last_error = ""
-    step.finished_at = timezone.now()
-    step.save(update_fields=["status", "detail", "last_error", "finished_at", "updated_at"])
 
 
 def _step_fail(*, run: ProvisioningRun, step: ProvisioningStep, error: str, retryable: bool):

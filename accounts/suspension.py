@@ -29,7 +29,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import (
@@ -41,6 +41,7 @@ from accounts.models import (
     SuspensionStep,
     User,
 )
+from accounts.runs import LEASE, run_claim, step_begin, step_finish
 from billing.models import (
     AccountStatus,
     BillingAccount,
@@ -68,7 +69,6 @@ STEPS = {
 }
 FINISHED = {S.DONE, S.SKIPPED}
 OPEN = [S.PENDING, S.RUNNING, S.WAITING, S.FAILED]
-LEASE = timedelta(minutes=10)
 SERVING_LABELS = ("serving.hops.works/", "serving.kserve.io/inferenceservice")
 ACTIVE_POD_PHASES = {"Pending", "Running"}
 
@@ -289,16 +289,7 @@ def suspension_exempt_set(*, user: User, staff: User, reason: str, exempt: bool)
 def suspension_execute(*, run: SuspensionRun) -> SuspensionRun:
     """Run or resume one run synchronously; returns it as left (see the module docstring)."""
     now = timezone.now()
-    claimed = (
-        SuspensionRun.objects.filter(pk=run.pk, status__in=OPEN)
-        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
-        .update(
-            locked_until=now + LEASE,
-            status=S.RUNNING,
-            attempts=F("attempts") + 1,
-            next_attempt_at=None,
-        )
-    )
+    claimed = run_claim(SuspensionRun.objects.filter(pk=run.pk, status__in=OPEN), now=now)
     if claimed:
         try:
             _run_steps(run=run)
@@ -315,13 +306,13 @@ def _run_steps(*, run: SuspensionRun) -> None:
             continue
         if SuspensionRun.objects.filter(pk=run.pk, status=S.CANCELED).exists():
             return  # a newer run took over between two steps
-        _step_begin(run=run, step=step)
+        step_begin(runs=SuspensionRun.objects.filter(pk=run.pk), step=step)
         try:
             status, detail = STEP_HANDLERS[step.name](user=user, run=run, step=step)
         except Exception as exc:  # recorded on the step, then judged
             _step_fail(run=run, step=step, error=str(exc) or type(exc).__name__, exc=exc)
             return
-        _step_finish(step=step, status=status, detail=detail)
+        step_finish(step=step, status=status, detail=detail)
     SuspensionRun.objects.filter(pk=run.pk, status=S.RUNNING).update(
         status=S.DONE, current_step="", last_error="", finished_at=timezone.now()
     )
@@ -335,22 +326,6 @@ def _retryable(exc: Exception) -> bool:
     if isinstance(exc, kube.KubeError):
         return False
     return getattr(exc, "retryable", True)
-
-
-def _step_begin(*, run: SuspensionRun, step: SuspensionStep) -> None:
-    step.status = S.RUNNING
-    step.attempts += 1
-    step.started_at = step.started_at or timezone.now()
-    step.save(update_fields=["status", "attempts", "started_at", "updated_at"])
-    SuspensionRun.objects.filter(pk=run.pk).update(current_step=step.name)
-
-
-def _step_finish(*, step: SuspensionStep, status: str, detail: dict) -> None:
-    step.status = status
-    step.detail = {**step.detail, **detail}
-    step.last_error = ""
-    step.finished_at = timezone.now()
-    step.save(update_fields=["status", "detail", "last_error", "finished_at", "updated_at"])
 
 
 def _step_fail(*, run: SuspensionRun, step: SuspensionStep, error: str, exc: Exception) -> None:
