@@ -17,6 +17,8 @@ from django.utils import timezone
 
 from accounts.models import StepBase
 
+# How long a claimed run stays claimed: a worker that dies mid-run frees it after this.
+LEASE = timedelta(minutes=10)
 PENDING = "pending"
 RUNNING = "running"
 WAITING = "waiting"

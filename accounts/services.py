@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from accounts import runs
 from accounts.models import ProvisioningRun, ProvisioningStatus, ProvisioningStep, User
+from accounts.runs import LEASE
 from billing.ledger import billing_account_ensure
 from billing.payments import gateway
 from clusters.hopsworks import (
@@ -42,8 +42,6 @@ STEPS = [
     "default_project",
     "done",
 ]
-# How long one worker may hold a run before another may take it over (a crashed worker).
-LEASE = timedelta(minutes=10)
 S = ProvisioningStatus
 
 

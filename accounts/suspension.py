@@ -42,6 +42,7 @@ from accounts.models import (
     SuspensionStep,
     User,
 )
+from accounts.runs import LEASE
 from billing.models import (
     AccountStatus,
     BillingAccount,
@@ -68,7 +69,6 @@ STEPS = {
     SuspensionKind.RESUME: ["unblock_user", "done"],
 }
 OPEN = [S.PENDING, S.RUNNING, S.WAITING, S.FAILED]
-LEASE = timedelta(minutes=10)
 SERVING_LABELS = ("serving.hops.works/", "serving.kserve.io/inferenceservice")
 ACTIVE_POD_PHASES = {"Pending", "Running"}
 

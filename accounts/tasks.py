@@ -5,8 +5,8 @@ from django.conf import settings
 
 from accounts import suspension
 from accounts.models import ProvisioningStatus, SuspensionRun, SuspensionStatus, User
+from accounts.runs import LEASE
 from accounts.services import (
-    LEASE,
     provisioning_give_up,
     provisioning_run,
     provisioning_schedule_retry,
@@ -63,7 +63,7 @@ def suspension_execute(self, run_id: int) -> str:
         return run.status
     if self.request.retries >= settings.SUSPENSION_MAX_RETRIES:
         return run.status  # stays waiting: staff see it, the sweeper keeps trying
-    countdown = suspension.LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
+    countdown = LEASE.total_seconds() if busy else retry_countdown(self.request.retries)
     suspension.suspension_schedule_retry(run=run, countdown=countdown)
     raise self.retry(countdown=countdown, max_retries=settings.SUSPENSION_MAX_RETRIES)
 

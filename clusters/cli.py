@@ -21,6 +21,17 @@ def cluster_from_option(value: str) -> Cluster:
         raise CommandError(str(exc)) from exc
 
 
+NO_ACTIVE_CLUSTER = "Nothing to do: no active cluster. Add one with `manage.py register_cluster`."
+
+
+def clusters_from_option(value: str | None) -> list[Cluster]:
+    """The cluster the option names, or every active cluster when it is absent (maybe none:
+    the command then says NO_ACTIVE_CLUSTER)."""
+    if value is not None:
+        return [cluster_from_option(value)]
+    return list(Cluster.objects.filter(is_active=True).order_by("pk"))
+
+
 def report_print(out, report: HopsworksReport) -> None:
     """Each Hopsworks call of a report: request, status, latency, raw answer."""
     out.write(f"Cluster {report.cluster.name} at {report.cluster.hopsworks_url}")

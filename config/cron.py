@@ -9,15 +9,6 @@ from rest_framework import status
 from rest_framework.response import Response
 
 
-def broker_unavailable(exc: Exception) -> Response:
-    """503 at once when the task queue cannot take the work: the cron caller retries."""
-    return Response(
-        {"detail": f"{exc} Nothing was queued; try again when the broker (Redis) is back."},
-        status=status.HTTP_503_SERVICE_UNAVAILABLE,
-        headers={"Retry-After": "60"},
-    )
-
-
 def cron_denial(request) -> Response | None:
     """The answer that refuses this request (503 while CRON_SECRET is unset, 401 for a missing
     or wrong token), or None when the caller holds the secret."""

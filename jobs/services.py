@@ -24,6 +24,7 @@ from django.utils import timezone
 from kombu.exceptions import KombuError
 from redis.exceptions import RedisError
 
+from config.errors import DomainError
 from jobs.models import PendingTask
 
 logger = logging.getLogger(__name__)
@@ -35,10 +36,15 @@ SWEEP_MIN_AGE = timedelta(minutes=1)  # younger rows may still be on their way (
 SWEEP_BATCH = 200
 
 
-class BrokerUnavailable(Exception):
-    """The broker could not be reached: nothing was sent."""
+class BrokerUnavailable(DomainError):
+    """The broker could not be reached: nothing was sent. A cron caller retries."""
 
-    status_code = 503
+    http_status = 503
+    headers = {"Retry-After": "60"}
+
+    @property
+    def user_message(self) -> str:
+        return f"{self} Nothing was queued; try again when the broker (Redis) is back."
 
 
 def _app():
@@ -131,8 +137,11 @@ def _send_after_commit(name: str, args: list, kwargs: dict, pk: int | None) -> N
 
 def _mark_sent(pk: int, task_id: str) -> None:
     PendingTask.objects.filter(pk=pk, status=PendingTask.Status.PENDING).update(
-        status=PendingTask.Status.SENT, sent_at=timezone.now(), task_id=task_id,
-        attempts=F("attempts") + 1, last_error="",
+        status=PendingTask.Status.SENT,
+        sent_at=timezone.now(),
+        task_id=task_id,
+        attempts=F("attempts") + 1,
+        last_error="",
     )
 
 

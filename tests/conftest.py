@@ -2,15 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from accounts.models import User
 from billing.ledger import billing_account_ensure, prepaid_enable
+from billing.ledger.calendar import day_start
 from billing.models import BillingModeChange, Price, Resource
 from tests.factories import PriceFactory, StaffFactory, UserFactory
+
+# A mid-month billing day: tests that need "today" take the `today` fixture instead of reading
+# billing_today(), so the test and the code it calls agree on the day even at midnight.
+TODAY = date(2026, 11, 18)
+
+
+@pytest.fixture
+def today() -> date:
+    """TODAY, with the clock moved to 10:00 of it in the billing zone (and ticking, so timeouts
+    still pass): every service that reads today inside the test reads TODAY."""
+    with time_machine.travel(day_start(TODAY) + timedelta(hours=10), tick=True):
+        yield TODAY
 
 
 @pytest.fixture

@@ -1,6 +1,12 @@
 """Stripe faked at the HTTP boundary: `responses` answers the SDK's requests with objects from
 Stripe's own fixtures file, and webhook bodies are signed with Stripe's real scheme.
 
+One fake of Stripe for the unit tests: the payload builders (`stripe_object`, `checkout_session`,
+`portal_session`, `stripe_event`), the request signer, and `FakeStripe`, a stateful fake of
+customers, subscriptions and prices on a `responses` mock (fixture `stripe_fake` in
+tests/accounts/fakes.py, beside the Hopsworks fake). The browser tests' loopback server
+(tests/browser/fake_stripe.py) answers with the same builders.
+
 tests/conftest.py loads this module as a plugin, so `stripe_env` and `stripe_http` are fixtures.
 """
 
@@ -10,11 +16,14 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 import time
 from functools import cache
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
 import responses
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "fixtures3.json"
@@ -75,6 +84,124 @@ def post_event(client, event: dict, **kwargs):
         content_type="application/json",
         HTTP_STRIPE_SIGNATURE=sign(body, **kwargs),
     )
+
+
+def portal_session(session_id: str, *, customer: str, return_url: str, url: str) -> dict:
+    return stripe_object(
+        "billing_portal.session", id=session_id, customer=customer, return_url=return_url, url=url
+    )
+
+
+def _answer(status: int, body) -> tuple[int, dict, str]:
+    return status, {"Content-Type": "application/json"}, json.dumps(body)
+
+
+class FakeStripe:
+    """Customers, subscriptions and prices, honouring idempotency keys like Stripe does."""
+
+    SECRET_KEY = "sk_test_provisioning"
+
+    def __init__(self, rsps: responses.RequestsMock, base: str = API):
+        self.customers: list[dict] = []
+        self.subscriptions: list[dict] = []
+        self.idempotent: dict[str, tuple] = {}
+        self.idempotency_keys: list[str] = []
+        self.down = False
+        self.lookup_keys: list[str] = []
+        for method, pattern, handler in [
+            ("GET", r"/v1/customers/search", self._search_customers),
+            ("POST", r"/v1/customers", self._create_customer),
+            ("GET", r"/v1/subscriptions", self._list_subscriptions),
+            ("POST", r"/v1/subscriptions", self._create_subscription),
+            ("GET", r"/v1/prices", self._list_prices),
+        ]:
+            rsps.add_callback(
+                method,
+                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
+                callback=self._wrap(method, handler),
+            )
+
+    def _wrap(self, method, handler):
+        def callback(request):
+            if self.down:
+                raise requests.ConnectionError("Stripe is down")
+            assert request.headers["Authorization"] == f"Bearer {self.SECRET_KEY}"
+            key = request.headers.get("Idempotency-Key")
+            if method == "POST" and key:
+                self.idempotency_keys.append(key)
+                if key in self.idempotent:
+                    return self.idempotent[key]
+            answer = handler(request)
+            if method == "POST" and key:
+                self.idempotent[key] = answer
+            return answer
+
+        return callback
+
+    @staticmethod
+    def _form(request) -> dict[str, str]:
+        body = request.body or ""
+        if isinstance(body, bytes):
+            body = body.decode()
+        return {k: v[0] for k, v in parse_qs(body).items()}
+
+    @staticmethod
+    def _query(request) -> dict[str, list[str]]:
+        return parse_qs(urlsplit(request.url).query)
+
+    @staticmethod
+    def _list(url: str, data: list, obj: str = "list") -> tuple:
+        body = {"object": obj, "data": data, "has_more": False, "url": url}
+        if obj == "search_result":
+            body["next_page"] = None
+        return _answer(200, body)
+
+    def _search_customers(self, request):
+        query = self._query(request)["query"][0]
+        wanted = re.search(r"hopsbill_account_id'\]:'(\d+)'", query).group(1)
+        found = [c for c in self.customers if c["metadata"].get("hopsbill_account_id") == wanted]
+        return self._list("/v1/customers/search", found, "search_result")
+
+    def _create_customer(self, request):
+        form = self._form(request)
+        customer = stripe_object(
+            "customer",
+            id=f"cus_test{len(self.customers) + 1}",
+            email=form.get("email"),
+            name=form.get("name"),
+            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
+        )
+        self.customers.append(customer)
+        return _answer(200, customer)
+
+    def _list_subscriptions(self, request):
+        customer = self._query(request)["customer"][0]
+        found = [s for s in self.subscriptions if s["customer"] == customer]
+        return self._list("/v1/subscriptions", found)
+
+    def _list_prices(self, request):
+        query = self._query(request)
+        keys = [v[0] for k, v in sorted(query.items()) if k.startswith("lookup_keys")]
+        self.lookup_keys = keys
+        prices = []
+        for n, key in enumerate(keys):
+            price = stripe_object("price", id=f"price_test{n}", lookup_key=key)
+            price["recurring"]["usage_type"] = "metered"
+            prices.append(price)
+        return self._list("/v1/prices", prices)
+
+    def _create_subscription(self, request):
+        form = self._form(request)
+        subscription = stripe_object(
+            "subscription",
+            id=f"sub_test{len(self.subscriptions) + 1}",
+            customer=form["customer"],
+            status="active",
+            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
+        )
+        subscription["items_requested"] = [v for k, v in form.items() if k.endswith("[price]")]
+        self.subscriptions.append(subscription)
+        return _answer(200, subscription)
 
 
 def form_body(call) -> dict:

@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clusters.models import Cluster
-from config.cron import broker_unavailable, cron_denial
-from jobs.services import BrokerUnavailable
+from config.cron import cron_denial
 from usage.services import UsageDayRefused, usage_collect_enqueue, usage_day_check
 
 
@@ -63,10 +62,7 @@ class UsageCollectApi(APIView):
             return denied
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            tasks = usage_collect_enqueue(
-                day=data.validated_data.get("date"), cluster_id=data.validated_data.get("cluster")
-            )
-        except BrokerUnavailable as exc:
-            return broker_unavailable(exc)
+        tasks = usage_collect_enqueue(
+            day=data.validated_data.get("date"), cluster_id=data.validated_data.get("cluster")
+        )
         return Response({"tasks": tasks}, status=status.HTTP_202_ACCEPTED)

@@ -20,6 +20,7 @@ from billing.ledger.errors import (
     IdempotencyConflict,
     InvalidAmount,
     PrepaidNotAllowed,
+    PrepaidSwitchedOff,
     PriceNotFound,
 )
 from billing.ledger.postings import (
@@ -40,6 +41,7 @@ __all__ = [
     "IdempotencyConflict",
     "InvalidAmount",
     "PrepaidNotAllowed",
+    "PrepaidSwitchedOff",
     "PriceNotFound",
     "billing_account_ensure",
     "billing_modes_on",

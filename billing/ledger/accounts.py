@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from billing.ledger.calendar import day_start
-from billing.ledger.errors import PrepaidNotAllowed
+from billing.ledger.errors import PrepaidSwitchedOff
 from billing.models import BillingAccount, BillingMode, BillingModeChange
 
 
@@ -26,7 +26,7 @@ def billing_account_ensure(*, user) -> BillingAccount:
 def prepaid_enable(*, account: BillingAccount, changed_by=None, reason: str = "") -> BillingAccount:
     """Staff opt an account in to prepaid billing and switch it to prepaid."""
     if not settings.PREPAID_FEATURE_ENABLED:
-        raise PrepaidNotAllowed("Prepaid billing is switched off (PREPAID_FEATURE_ENABLED).")
+        raise PrepaidSwitchedOff("Prepaid billing is switched off (PREPAID_FEATURE_ENABLED).")
     account = BillingAccount.objects.select_for_update().get(pk=account.pk)
     account.prepaid_enabled = True
     account.save(update_fields=["prepaid_enabled", "updated_at"])

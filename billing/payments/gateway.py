@@ -15,6 +15,7 @@ import stripe
 from django.conf import settings
 
 from billing.models import BillingAccount
+from config.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -24,20 +25,31 @@ API_VERSION = "2026-08-26.dahlia"
 METERED_PRICE_LOOKUP_KEYS_SETTING = "STRIPE_METERED_PRICE_LOOKUP_KEYS"
 
 
-class StripeError(Exception):
+class StripeError(DomainError):
     """Stripe refused or failed; the message is safe to show and log (no secrets)."""
+
+    http_status = 502
+    page_message = "The payment service is not answering. Please try again in a minute."
 
 
 class StripeNotConfigured(StripeError):
-    pass
+    http_status = 503
 
 
 class StripeUnavailable(StripeError):
     """Network trouble, Stripe 5xx or rate limiting: retry later."""
 
+    http_status = 503
+
+    @property
+    def user_message(self) -> str:
+        return f"{self}. Nothing was charged; please try again shortly."
+
 
 class StripeRequestRefused(StripeError):
     """Stripe answered 4xx: retrying the same request will not help."""
+
+    http_status = 502
 
 
 def is_configured() -> bool:

@@ -47,9 +47,7 @@ def account_invoice_paid(*, account: BillingAccount, invoice: dict, event: dict)
 
 
 @transaction.atomic
-def account_invoice_payment_failed(
-    *, account: BillingAccount, invoice: dict, event: dict
-) -> bool:
+def account_invoice_payment_failed(*, account: BillingAccount, invoice: dict, event: dict) -> bool:
     """A payment failed: a postpaid account is in arrears. The user hears about it from
     dunning (billing.payments.dunning: day-0 reminder, then the grace period). Returns whether
     the event was the newest for the account: an older failure opens no grace period."""

@@ -4,28 +4,50 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.ledger import (
-    BillingError,
-    InvalidAmount,
-    PrepaidNotAllowed,
-    billing_account_ensure,
-)
-from billing.payments import credits_purchase_start, gateway
-from config.cron import broker_unavailable, cron_denial
-from jobs.services import BrokerUnavailable, task_send
+from billing.ledger import billing_account_ensure
+from billing.payments import credits_purchase_start
+from config.cron import cron_denial
+from jobs.services import task_send
+
+
+class RawJsonField(serializers.Field):
+    """A JSON value passed on as sent: the service checks it strictly (10.0, "10" and true are
+    not cents), where IntegerField would coerce them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(allow_null=True, **kwargs)
+
+    def to_internal_value(self, data):
+        return data
+
+    def to_representation(self, value):
+        return value
 
 
 class PurchaseCreditsApi(APIView):
     """POST /api/billing/purchase-credits {"amount": cents} -> 201 {"url", "purchase_id"}.
 
     The amount must be a JSON integer (10.0, "10", true and 10.5 are refused, never coerced).
-    The account is always the caller's own; an `account_id` naming another one is refused."""
+    The account is always the caller's own; an `account_id` naming another one is refused.
+    Refusals are the errors' own answers (config.api_errors): not prepaid 403, a bad amount
+    400 under `amount`, Stripe not configured or down 503, Stripe refusing 502."""
 
     permission_classes = [IsAuthenticated]
+
+    class InputSerializer(serializers.Serializer):
+        # Checked first: naming someone else's account is refused before anything else.
+        account_id = RawJsonField(required=False)
+        amount = RawJsonField(source="amount_cents", help_text="Whole cents, within the limits")
+
+        def validate_account_id(self, value):
+            if str(value) != str(self.context["account"].pk):
+                raise PermissionDenied("You can only buy credits for your own account.")
+            return value
 
     @extend_schema(
         request=inline_serializer(
@@ -44,34 +66,17 @@ class PurchaseCreditsApi(APIView):
         },
     )
     def post(self, request):
-        data = request.data if isinstance(request.data, dict) else {}
         account = billing_account_ensure(user=request.user)
-        if "account_id" in data and str(data["account_id"]) != str(account.pk):
-            return _error("You can only buy credits for your own account.", 403)
-        if "amount" not in data:
-            return Response({"amount": ["This field is required."]}, status=400)
-        try:
-            purchase = credits_purchase_start(account=account, amount_cents=data["amount"])
-        except PrepaidNotAllowed as exc:
-            return _error(str(exc), 403)
-        except InvalidAmount as exc:
-            return Response({"amount": [str(exc)]}, status=400)
-        except gateway.StripeNotConfigured as exc:
-            return _error(str(exc), 503)
-        except gateway.StripeUnavailable as exc:
-            return _error(f"{exc}. Nothing was charged; please try again shortly.", 503)
-        except gateway.StripeRequestRefused as exc:
-            return _error(str(exc), 502)
-        except BillingError as exc:
-            return _error(str(exc), 400)
+        data = request.data if isinstance(request.data, dict) else {}
+        serializer = self.InputSerializer(data=data, context={"account": account})
+        serializer.is_valid(raise_exception=True)
+        purchase = credits_purchase_start(
+            account=account, amount_cents=serializer.validated_data["amount_cents"]
+        )
         return Response(
             {"url": purchase.checkout_url, "purchase_id": purchase.pk},
             status=status.HTTP_201_CREATED,
         )
-
-
-def _error(detail: str, code: int) -> Response:
-    return Response({"detail": detail}, status=code)
 
 
 class SyncStripeApi(APIView):
@@ -94,8 +99,5 @@ class SyncStripeApi(APIView):
     def post(self, request):
         if denied := cron_denial(request):
             return denied
-        try:
-            task_id = task_send("billing.tasks.sync_stripe_usage")
-        except BrokerUnavailable as exc:
-            return broker_unavailable(exc)
+        task_id = task_send("billing.tasks.sync_stripe_usage")
         return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)

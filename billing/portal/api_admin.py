@@ -12,15 +12,7 @@ from rest_framework.permissions import IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.ledger import (
-    BillingError,
-    IdempotencyConflict,
-    InvalidAmount,
-    PrepaidNotAllowed,
-    credits_grant,
-    prepaid_enable,
-    staff_grant_key,
-)
+from billing.ledger import credits_grant, prepaid_enable, staff_grant_key
 from billing.models import AccountStatus, BillingAccount, BillingMode
 from billing.payments.subscriptions import postpaid_switch
 from billing.portal.api_read import ERROR, FIELD_ERRORS
@@ -51,7 +43,29 @@ class AdminListQuery(serializers.Serializer):
     status = serializers.ChoiceField(choices=AccountStatus.choices, required=False)
 
 
+class AccountActionInput(serializers.Serializer):
+    account_id = serializers.PrimaryKeyRelatedField(
+        queryset=BillingAccount.objects.select_related("user")
+    )
+    reason = serializers.CharField(
+        required=False, allow_blank=True, max_length=2000, help_text="Why (kept in the audit)."
+    )
+
+
+class CreditsGrantInput(AccountActionInput):
+    reason = serializers.CharField(max_length=2000, help_text="Why (kept in the audit).")
+    amount_cents = serializers.IntegerField(min_value=1, help_text="Cents to grant.")
+    idempotency_key = serializers.CharField(
+        max_length=200,
+        help_text="A key of your choosing; a retry with the same key grants once.",
+    )
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+
 class AdminAction(serializers.Serializer):
+    """The old single door, POST /api/admin/billing {"action", ...}: every field optional
+    except the action and the account, grant fields required for a grant."""
+
     ACTIONS = ["prepaid_enable", "prepaid_disable", "credits_grant"]
 
     account_id = serializers.PrimaryKeyRelatedField(
@@ -124,6 +138,8 @@ class AdminBillingView(GenericAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(AdminAccountOut(page, many=True).data)
 
+    InputSerializer = AdminAction
+
     @extend_schema(
         operation_id="admin_billing_action",
         summary="Staff: enable or disable prepaid, or grant credits with a reason",
@@ -140,34 +156,100 @@ class AdminBillingView(GenericAPIView):
         tags=["admin"],
     )
     def post(self, request: Request) -> Response:
+        """Kept for callers of the single door; each action is also its own view below."""
         action = AdminAction(data=request.data)
         action.is_valid(raise_exception=True)
-        data = action.validated_data
-        account = data["account_id"]
-        reason = (data.get("reason") or "").strip()
-        tx = None
-        try:
-            if data["action"] == "prepaid_enable":
-                account = prepaid_enable(account=account, changed_by=request.user, reason=reason)
-            elif data["action"] == "prepaid_disable":
-                account = postpaid_switch(account=account, changed_by=request.user, reason=reason)
-            else:
-                tx = credits_grant(
-                    account=account,
-                    amount_cents=data["amount_cents"],
-                    idempotency_key=staff_grant_key(
-                        account_id=account.pk, request_key=data["idempotency_key"]
-                    ),
-                    reason=reason,
-                    created_by=request.user,
-                    expires_at=data.get("expires_at"),
-                )
-                account.refresh_from_db()
-        except InvalidAmount as exc:
-            return Response({"amount_cents": [str(exc)]}, status=status.HTTP_400_BAD_REQUEST)
-        except (PrepaidNotAllowed, IdempotencyConflict) as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except BillingError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-        out = AdminActionOut({"account": account, "transaction_id": tx.pk if tx else None})
-        return Response(out.data, status=status.HTTP_201_CREATED if tx else status.HTTP_200_OK)
+        data = dict(action.validated_data)
+        return ACTIONS[data.pop("action")](request=request, data=data)
+
+
+def _prepaid_enable(*, request: Request, data: dict) -> Response:
+    account = prepaid_enable(
+        account=data["account_id"], changed_by=request.user, reason=_reason(data)
+    )
+    return _answer(account, None)
+
+
+def _prepaid_disable(*, request: Request, data: dict) -> Response:
+    account = postpaid_switch(
+        account=data["account_id"], changed_by=request.user, reason=_reason(data)
+    )
+    return _answer(account, None)
+
+
+def _credits_grant(*, request: Request, data: dict) -> Response:
+    account = data["account_id"]
+    tx = credits_grant(
+        account=account,
+        amount_cents=data["amount_cents"],
+        idempotency_key=staff_grant_key(account_id=account.pk, request_key=data["idempotency_key"]),
+        reason=_reason(data),
+        created_by=request.user,
+        expires_at=data.get("expires_at"),
+    )
+    account.refresh_from_db()
+    return _answer(account, tx)
+
+
+ACTIONS = {
+    "prepaid_enable": _prepaid_enable,
+    "prepaid_disable": _prepaid_disable,
+    "credits_grant": _credits_grant,
+}
+
+
+def _reason(data: dict) -> str:
+    return (data.get("reason") or "").strip()
+
+
+def _answer(account: BillingAccount, tx) -> Response:
+    out = AdminActionOut({"account": account, "transaction_id": tx.pk if tx else None})
+    return Response(out.data, status=status.HTTP_201_CREATED if tx else status.HTTP_200_OK)
+
+
+class _AccountActionApi(GenericAPIView):
+    """POST one staff action; refusals are the errors' own answers (config.api_errors):
+    400 naming the field, 409 for a billing rule (prepaid switched off, key reused)."""
+
+    permission_classes = [IsAdminUser]
+    InputSerializer = AccountActionInput
+    action_name = ""
+
+    def get_serializer_class(self):
+        return self.InputSerializer
+
+    def post(self, request: Request) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return ACTIONS[self.action_name](request=request, data=dict(serializer.validated_data))
+
+
+_ACTION_RESPONSES = {
+    200: AdminActionOut,
+    201: AdminActionOut,
+    400: FIELD_ERRORS,
+    403: ERROR,
+    409: OpenApiResponse(ERROR, description="Refused by a billing rule."),
+}
+
+
+@extend_schema(
+    summary="Staff: switch an account to prepaid", tags=["admin"], responses=_ACTION_RESPONSES
+)
+class PrepaidEnableApi(_AccountActionApi):
+    action_name = "prepaid_enable"
+
+
+@extend_schema(
+    summary="Staff: switch an account back to postpaid", tags=["admin"], responses=_ACTION_RESPONSES
+)
+class PrepaidDisableApi(_AccountActionApi):
+    action_name = "prepaid_disable"
+
+
+@extend_schema(
+    summary="Staff: grant credits with a reason", tags=["admin"], responses=_ACTION_RESPONSES
+)
+class CreditsGrantApi(_AccountActionApi):
+    InputSerializer = CreditsGrantInput
+    action_name = "credits_grant"

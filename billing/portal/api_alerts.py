@@ -18,7 +18,7 @@ from billing.budgets.alerts import (
     alert_settings_of,
     alert_settings_set,
 )
-from billing.ledger import BillingError, billing_account_ensure
+from billing.ledger import billing_account_ensure
 from billing.ledger.money import from_cents, to_cents
 from billing.models import SpendAlert
 
@@ -110,15 +110,12 @@ class AlertsView(APIView):
         serializer.is_valid(raise_exception=True)
         values = serializer.validated_data
         low = values["low_balance_thresholds"]
-        try:
-            alert_settings_set(
-                account=account,
-                monthly_budget_cents=(
-                    None if values["monthly_budget"] is None else to_cents(values["monthly_budget"])
-                ),
-                alert_percents=values["alert_percents"],
-                low_balance_thresholds_cents=None if low is None else [to_cents(t) for t in low],
-            )
-        except BillingError as exc:
-            return Response({"detail": str(exc)}, status=400)
+        alert_settings_set(
+            account=account,
+            monthly_budget_cents=(
+                None if values["monthly_budget"] is None else to_cents(values["monthly_budget"])
+            ),
+            alert_percents=values["alert_percents"],
+            low_balance_thresholds_cents=None if low is None else [to_cents(t) for t in low],
+        )
         return Response(_out(account))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.budgets.alerts import alert_settings_of, alert_settings_set
 from billing.budgets.spend import today_spend
-from billing.ledger import BillingError, billing_account_ensure, prepaid_active
+from billing.ledger import billing_account_ensure, prepaid_active
 from billing.ledger.calendar import billing_today, month_bounds
 from billing.ledger.money import format_cents, from_cents, round_cost, to_cents
 from billing.models import AccountStatus, CreditPurchase, SpendAlert
@@ -27,9 +26,8 @@ from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
+from config.errors import DomainError, page_error
 from config.ids import parse_id
-
-logger = logging.getLogger(__name__)
 
 
 def home(request):
@@ -114,8 +112,8 @@ def alerts_save(request):
                 alert_percents=form.cleaned_data["alert_percents"],
                 low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
             )
-        except BillingError as exc:
-            form.add_error(None, str(exc))
+        except DomainError as exc:
+            page_error(request, exc, form=form)
         else:
             messages.success(request, "Your budget and alerts are saved.")
             return redirect("billing")
@@ -325,15 +323,8 @@ def credits_buy(request):
             purchase = credits_purchase_start(
                 account=account, amount_cents=form.cleaned_data["amount_cents"]
             )
-        except gateway.StripeNotConfigured:
-            stripe_ready, status = False, 503
-        except gateway.StripeError as exc:
-            logger.warning("checkout session failed for account %s: %s", account.pk, exc)
-            messages.error(
-                request, "The payment service is not answering. Please try again in a minute."
-            )
-        except BillingError as exc:
-            form.add_error(None, str(exc))
+        except DomainError as exc:
+            page_error(request, exc, form=form)
         else:
             return redirect(purchase.checkout_url)
     if data is not None and form.errors:
@@ -355,8 +346,8 @@ def payment_method_manage(request):
     account = selectors.account_for(request.user)
     try:
         url = payment_methods.portal_url(account=account)
-    except payment_methods.PortalUnavailable as exc:
-        messages.error(request, str(exc))
+    except DomainError as exc:
+        page_error(request, exc)
         return redirect("billing")
     return redirect(url)
 

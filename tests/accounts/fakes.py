@@ -1,7 +1,8 @@
-"""Stateful fakes of Hopsworks and Stripe at the HTTP boundary (`responses` callbacks).
+"""A stateful fake of Hopsworks at the HTTP boundary (`responses` callbacks), and the
+`stripe_fake` fixture that puts the one Stripe fake (tests/stripe_fakes.py) beside it.
 
-They answer with the real-shaped payloads under tests/fixtures/hopsworks/ and the Stripe
-objects copied from the shared fixtures3.json, and remember what was created so tests can
+They answer with the real-shaped payloads under tests/fixtures/hopsworks/ and Stripe's own
+example objects, and remember what was created so tests can
 count duplicates. Import the fixtures (`hopsworks`, `stripe_fake`, `cluster`) into a module or
 conftest to use them.
 """
@@ -19,13 +20,12 @@ import requests
 import responses
 
 from clusters.models import Cluster
+from tests.stripe_fakes import API, FakeStripe
 
 HOPSWORKS_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hopsworks"
-STRIPE_OBJECTS = json.loads((Path(__file__).resolve().parent / "stripe_objects.json").read_text())
 HOPSWORKS_URL = "https://hopsworks.test/hopsworks-api/api"
 API_KEY = "hw-api-key-secret-123"
 CLIENT_ID = "auth0-client-abc"
-STRIPE_BASE = "https://stripe.test"
 
 
 USER_STATUS_BY_NAME = {
@@ -189,113 +189,6 @@ class FakeHopsworks:
         return 200, {}, ""
 
 
-class FakeStripe:
-    """Customers, subscriptions and prices, honouring idempotency keys like Stripe does."""
-
-    def __init__(self, rsps: responses.RequestsMock, base: str = STRIPE_BASE):
-        self.customers: list[dict] = []
-        self.subscriptions: list[dict] = []
-        self.idempotent: dict[str, tuple] = {}
-        self.idempotency_keys: list[str] = []
-        self.down = False
-        self.lookup_keys: list[str] = []
-        for method, pattern, handler in [
-            ("GET", r"/v1/customers/search", self._search_customers),
-            ("POST", r"/v1/customers", self._create_customer),
-            ("GET", r"/v1/subscriptions", self._list_subscriptions),
-            ("POST", r"/v1/subscriptions", self._create_subscription),
-            ("GET", r"/v1/prices", self._list_prices),
-        ]:
-            rsps.add_callback(
-                method,
-                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
-                callback=self._wrap(method, handler),
-            )
-
-    def _wrap(self, method, handler):
-        def callback(request):
-            if self.down:
-                raise requests.ConnectionError("Stripe is down")
-            assert request.headers["Authorization"] == "Bearer sk_test_provisioning"
-            key = request.headers.get("Idempotency-Key")
-            if method == "POST" and key:
-                self.idempotency_keys.append(key)
-                if key in self.idempotent:
-                    return self.idempotent[key]
-            answer = handler(request)
-            if method == "POST" and key:
-                self.idempotent[key] = answer
-            return answer
-
-        return callback
-
-    @staticmethod
-    def _form(request) -> dict[str, str]:
-        body = request.body or ""
-        if isinstance(body, bytes):
-            body = body.decode()
-        return {k: v[0] for k, v in parse_qs(body).items()}
-
-    @staticmethod
-    def _query(request) -> dict[str, list[str]]:
-        return parse_qs(urlsplit(request.url).query)
-
-    @staticmethod
-    def _list(url: str, data: list, obj: str = "list") -> tuple:
-        body = {"object": obj, "data": data, "has_more": False, "url": url}
-        if obj == "search_result":
-            body["next_page"] = None
-        return _json(200, body)
-
-    def _search_customers(self, request):
-        query = self._query(request)["query"][0]
-        wanted = re.search(r"hopsbill_account_id'\]:'(\d+)'", query).group(1)
-        found = [c for c in self.customers if c["metadata"].get("hopsbill_account_id") == wanted]
-        return self._list("/v1/customers/search", found, "search_result")
-
-    def _create_customer(self, request):
-        form = self._form(request)
-        customer = copy.deepcopy(STRIPE_OBJECTS["customer"])
-        customer.update(
-            id=f"cus_test{len(self.customers) + 1}",
-            email=form.get("email"),
-            name=form.get("name"),
-            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
-        )
-        self.customers.append(customer)
-        return _json(200, customer)
-
-    def _list_subscriptions(self, request):
-        customer = self._query(request)["customer"][0]
-        found = [s for s in self.subscriptions if s["customer"] == customer]
-        return self._list("/v1/subscriptions", found)
-
-    def _list_prices(self, request):
-        query = self._query(request)
-        keys = [v[0] for k, v in sorted(query.items()) if k.startswith("lookup_keys")]
-        self.lookup_keys = keys
-        prices = []
-        for n, key in enumerate(keys):
-            price = copy.deepcopy(STRIPE_OBJECTS["price"])
-            price.update(id=f"price_test{n}", lookup_key=key)
-            price["recurring"]["usage_type"] = "metered"
-            prices.append(price)
-        return self._list("/v1/prices", prices)
-
-    def _create_subscription(self, request):
-        form = self._form(request)
-        subscription = copy.deepcopy(STRIPE_OBJECTS["subscription"])
-        subscription.update(
-            id=f"sub_test{len(self.subscriptions) + 1}",
-            customer=form["customer"],
-            status="active",
-            metadata={"hopsbill_account_id": form["metadata[hopsbill_account_id]"]},
-        )
-        subscription["items_requested"] = [v for k, v in form.items() if k.endswith("[price]")]
-        self.subscriptions.append(subscription)
-        return _json(200, subscription)
-
-
 @pytest.fixture
 def fake_http():
     """`responses` active for the test; unmatched requests fail loudly."""
@@ -311,8 +204,10 @@ def hopsworks(fake_http, settings) -> FakeHopsworks:
 
 @pytest.fixture
 def stripe_fake(fake_http, settings) -> FakeStripe:
-    settings.STRIPE_SECRET_KEY = "sk_test_provisioning"
-    settings.STRIPE_API_BASE = STRIPE_BASE
+    """The stateful Stripe fake (tests/stripe_fakes.py) on the same `responses` mock as
+    Hopsworks, so one test sees both."""
+    settings.STRIPE_SECRET_KEY = FakeStripe.SECRET_KEY
+    settings.STRIPE_API_BASE = API
     return FakeStripe(fake_http)
 
 

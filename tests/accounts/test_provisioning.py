@@ -15,7 +15,7 @@ from accounts.services import (
 from billing.ledger import billing_account_ensure, prepaid_enable
 from billing.models import BillingAccount
 from clusters.models import Cluster
-from tests.accounts.fakes import STRIPE_OBJECTS
+from tests.stripe_fakes import stripe_object
 
 S = ProvisioningStatus
 
@@ -291,12 +291,12 @@ def test_a_customer_created_before_a_crash_is_found_not_created_again(
     user = _signup()
     account = BillingAccount.objects.get(user=user)
     # Stripe created the customer and a subscription, but we never stored the ids.
-    existing = dict(STRIPE_OBJECTS["customer"], id="cus_before_crash")
+    existing = stripe_object("customer", id="cus_before_crash")
     existing["metadata"] = {"hopsbill_account_id": str(account.pk)}
     stripe_fake.customers.append(existing)
     stripe_fake.subscriptions.append(
-        dict(
-            STRIPE_OBJECTS["subscription"],
+        stripe_object(
+            "subscription",
             id="sub_before_crash",
             customer="cus_before_crash",
             status="active",

@@ -126,3 +126,57 @@ def test_post_needs_csrf_for_session_clients(staff, prepaid_account):
     csrf_client.force_login(staff)
     response = post(csrf_client, {"account_id": prepaid_account.pk, "action": "prepaid_disable"})
     assert response.status_code == 403
+
+
+def post_action(client, action, data):
+    url = f"/api/admin/billing/{action}"
+    return client.post(url, json.dumps(data), content_type="application/json")
+
+
+def test_each_action_has_its_own_door_answering_like_the_old_one(
+    client, staff, owner, prepaid_account
+):
+    client.force_login(staff)
+    account = owner.billing_account
+    enabled = post_action(client, "prepaid-enable", {"account_id": account.pk, "reason": "asked"})
+    assert enabled.status_code == 200 and enabled.json()["account"]["mode"] == "prepaid"
+    disabled = post_action(client, "prepaid-disable", {"account_id": account.pk})
+    assert disabled.status_code == 200 and disabled.json()["account"]["mode"] == "postpaid"
+    grant = {
+        "account_id": prepaid_account.pk,
+        "amount_cents": 15_00,
+        "reason": "Outage compensation",
+        "idempotency_key": "ticket-9",
+    }
+    assert post_action(client, "credits-grant", grant).status_code == 201
+    # The same request key through the old door is the same grant.
+    old = post(client, {**grant, "action": "credits_grant"})
+    assert old.json()["transaction_id"] == CreditTransaction.objects.get().pk
+    assert post_action(client, "credits-grant", {**grant, "amount_cents": 1}).status_code == 409
+
+
+def test_action_doors_refuse_outsiders_and_name_bad_fields(client, owner, outsider, staff):
+    account = owner.billing_account
+    client.force_login(outsider)
+    assert post_action(client, "prepaid-enable", {"account_id": account.pk}).status_code == 403
+    client.force_login(staff)
+    bad = post_action(client, "credits-grant", {"account_id": account.pk, "amount_cents": 0})
+    assert bad.status_code == 400
+    assert {"amount_cents", "reason", "idempotency_key"} <= set(bad.json())
+    too_big = {
+        "account_id": account.pk,
+        "amount_cents": 10**12,
+        "reason": "r",
+        "idempotency_key": "k",
+    }
+    response = post_action(client, "credits-grant", too_big)
+    assert response.status_code == 400 and "amount_cents" in response.json()
+    assert CreditTransaction.objects.count() == 0
+
+
+@override_settings(PREPAID_FEATURE_ENABLED=False)
+def test_enable_door_answers_409_when_prepaid_is_switched_off(client, staff, owner):
+    client.force_login(staff)
+    response = post_action(client, "prepaid-enable", {"account_id": owner.billing_account.pk})
+    assert response.status_code == 409
+    assert "switched off" in response.json()["detail"]

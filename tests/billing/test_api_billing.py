@@ -8,15 +8,13 @@ import pytest
 from django.test import override_settings
 
 from billing.ledger import credits_grant
-from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
 from tests.billing.page_data import clusters_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
 
 
 @pytest.fixture
-def owner_usage(owner):
-    today = billing_today()
+def owner_usage(owner, today):
     usage_make(user=owner, clusters=clusters_make(2), first=today - timedelta(days=40), last=today)
 
 

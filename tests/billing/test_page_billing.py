@@ -12,7 +12,7 @@ from django.test import override_settings
 
 from accounts.models import ProvisioningRun
 from billing.ledger import billing_account_ensure, credits_grant
-from billing.ledger.calendar import billing_today, month_bounds
+from billing.ledger.calendar import month_bounds
 from billing.ledger.money import format_cents, to_cents
 from billing.models import AccountStatus, BillingAccount
 from tests.billing.page_data import DAY_LINES, clusters_make, day_cost, ledger_make, usage_make
@@ -25,8 +25,7 @@ def clusters(db):
 
 
 @pytest.fixture
-def owner_usage(owner, clusters):
-    today = billing_today()
+def owner_usage(owner, clusters, today):
     first, _ = month_bounds(today)
     usage_make(user=owner, clusters=clusters, first=today - timedelta(days=95), last=today)
     return first
@@ -112,10 +111,9 @@ def test_active_account_has_no_banner(client, owner):
     assert 'data-testid="banner"' not in client.get("/billing/").content.decode()
 
 
-def test_month_panel_shows_total_breakdowns_and_forecast(client, owner, owner_usage):
+def test_month_panel_shows_total_breakdowns_and_forecast(client, owner, owner_usage, today):
     client.force_login(owner)
     body = client.get("/billing/").content.decode()
-    today = billing_today()
     first = month_bounds(today)[0]
     total = 2 * sum(to_cents(day_cost(first + timedelta(days=n))) for n in range(today.day))
     assert f'data-testid="mtd-total">{format_cents(total)}<' in body
@@ -138,22 +136,21 @@ def test_bad_days_falls_back_to_thirty(client, owner, owner_usage):
     assert "last 30 days" in client.get("/billing/?days=7").content.decode()
 
 
-def test_usage_days_expand_per_cluster_and_say_not_measured(client, owner, owner_usage):
+def test_usage_days_expand_per_cluster_and_say_not_measured(client, owner, owner_usage, today):
     client.force_login(owner)
     body = client.get("/billing/").content.decode()
-    today = billing_today()
     assert f'id="day-{today.isoformat()}"' in body
     assert "Cluster c1" in body and "Cluster c2" in body
     assert '<td class="" data-label="Project">alpha</td>' in body
     assert "Not measured" in body
 
 
-def test_usage_days_of_another_month(client, owner, owner_usage):
+def test_usage_days_of_another_month(client, owner, owner_usage, today):
     client.force_login(owner)
-    earlier = billing_today().replace(day=1) - timedelta(days=1)
+    earlier = today.replace(day=1) - timedelta(days=1)
     body = client.get(f"/billing/?month={earlier:%Y-%m}").content.decode()
     assert f'id="day-{earlier.isoformat()}"' in body
-    assert f'id="day-{billing_today().isoformat()}"' not in body
+    assert f'id="day-{today.isoformat()}"' not in body
 
 
 def test_page_shows_only_own_usage(client, owner, outsider, owner_usage):
@@ -173,9 +170,9 @@ def test_ledger_is_paged(client, owner, prepaid_account):
     assert 'rel="prev"' in third.content.decode()
 
 
-def test_csv_export_of_a_month(client, owner, owner_usage):
+def test_csv_export_of_a_month(client, owner, owner_usage, today):
     client.force_login(owner)
-    month = billing_today()
+    month = today
     response = client.get(f"/billing/export.csv?month={month:%Y-%m}")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
@@ -198,9 +195,9 @@ def test_csv_export_requires_login(client, db):
     assert client.get("/billing/export.csv?month=2024-01").status_code == 302
 
 
-def test_csv_export_has_only_own_usage(client, outsider, owner_usage):
+def test_csv_export_has_only_own_usage(client, outsider, owner_usage, today):
     client.force_login(outsider)
-    response = client.get(f"/billing/export.csv?month={billing_today():%Y-%m}")
+    response = client.get(f"/billing/export.csv?month={today:%Y-%m}")
     assert b"".join(response.streaming_content).decode().count("\n") == 1
 
 
@@ -210,12 +207,10 @@ def test_staff_sees_own_billing_page(client, staff):
     assert client.get("/billing/").status_code == 200
 
 
-def test_names_from_clusters_are_escaped(client, owner, clusters):
+def test_names_from_clusters_are_escaped(client, owner, clusters, today):
     from usage.models import UsageDay, UsageLineItem
 
-    day = UsageDay.objects.create(
-        user=owner, cluster=clusters[0], date=billing_today(), status="partial"
-    )
+    day = UsageDay.objects.create(user=owner, cluster=clusters[0], date=today, status="partial")
     UsageLineItem.objects.create(
         usage_day=day,
         project="<script>alert(1)</script>",

@@ -11,15 +11,13 @@ import pytest
 from django.test import override_settings
 
 from billing.ledger import credits_grant
-from billing.ledger.calendar import billing_today
 from tests.billing.page_data import clusters_make, usage_make
 from tests.html import shown_amount, text_of
 from usage.models import UsageDay
 
 
 @pytest.fixture
-def usage(owner):
-    today = billing_today()
+def usage(owner, today):
     usage_make(user=owner, clusters=clusters_make(2), first=today - timedelta(days=40), last=today)
     return today
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from billing.ledger.calendar import billing_today
 from billing.models import BillingAccount
 from tests.billing.page_data import clusters_make, ledger_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
@@ -17,8 +16,7 @@ MAX_QUERIES = 15
 
 
 @pytest.fixture
-def year_of_usage(owner):
-    today = billing_today()
+def year_of_usage(owner, today):
     usage_make(user=owner, clusters=clusters_make(3), first=today - timedelta(days=365), last=today)
 
 

@@ -16,7 +16,7 @@ import pytest
 from django.test import override_settings
 
 from billing.ledger import credits_deduct_usage, credits_grant
-from billing.ledger.calendar import billing_today, month_bounds
+from billing.ledger.calendar import month_bounds
 from billing.models import Resource
 from tests.billing.page_data import clusters_make
 from usage.models import UsageDay, UsageLineItem
@@ -65,11 +65,6 @@ def day_make(user, cluster, day: date, lines, status="complete") -> UsageDay:
 @pytest.fixture
 def clusters(db):
     return clusters_make(2)
-
-
-@pytest.fixture
-def today():
-    return billing_today()
 
 
 @pytest.fixture

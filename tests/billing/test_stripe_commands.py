@@ -108,12 +108,12 @@ def test_setup_stripe_without_a_key_fails_clearly(stripe_env):
 # --- sync doors ---------------------------------------------------------------------------
 
 
-def test_sync_stripe_usage_command_reports_a_day(stripe_http, owner):
+def test_sync_stripe_usage_command_reports_a_day(today, stripe_http, owner):
     account = owner.billing_account
     account.stripe_customer_id = "cus_cmd"
     account.save()
     cluster = Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
-    day = date.today().replace(day=1)
+    day = today.replace(day=1)
     UsageDay.objects.create(
         user=owner, cluster=cluster, date=day, status="complete", cost=Decimal("2.00")
     )
@@ -235,8 +235,8 @@ def books(stripe_http, prepaid_account, owner, teammate):
     return {"session": session, "postpaid": postpaid, "stripe_meter": stripe_meter}
 
 
-def test_consistent_books_reconcile_without_discrepancy(books, stripe_http):
-    month = date.today().replace(day=1)
+def test_consistent_books_reconcile_without_discrepancy(today, books, stripe_http):
+    month = today.replace(day=1)
     # Purchases are compared for the month the ledger row was written (today's month)...
     stripe_http.replace(
         "GET",
@@ -255,8 +255,8 @@ def test_consistent_books_reconcile_without_discrepancy(books, stripe_http):
     assert "0 discrepancy" in run("reconcile_stripe", "--month", "2026-10")
 
 
-def test_reconciliation_prints_each_planted_discrepancy(books, stripe_http, prepaid_account):
-    month = date.today().replace(day=1)
+def test_reconciliation_prints_each_planted_discrepancy(today, books, stripe_http, prepaid_account):
+    month = today.replace(day=1)
     now = int(datetime.now(UTC).timestamp())
     unpaid_grant = {**books["session"], "created": now, "payment_status": "unpaid"}
     never_granted = checkout_session("cs_lost", prepaid_account.pk, amount_total=700, created=now)

@@ -14,6 +14,9 @@ from billing.models import Resource
 from tests.billing.page_data import clusters_make
 from usage.models import CollectionStatus, SpendEstimate, UsageDay
 
+# Every service here reads today: the clock is fixed on the `today` fixture's day.
+pytestmark = pytest.mark.usefixtures("today")
+
 
 def estimate_make(*, user, cluster, cost: str, stale: bool = False, minutes_ago: int = 1):
     return SpendEstimate.objects.create(

@@ -1,7 +1,10 @@
 """A loopback fake of the parts of Stripe the browser tests touch: creating a Checkout
 Session (POST /v1/checkout/sessions), the hosted payment page it redirects to, and retrieving
 the session (GET /v1/checkout/sessions/<id>) when the webhook fulfils it; and a customer
-portal session (POST /v1/billing_portal/sessions) with its hosted page (GET /portal/<id>)."""
+portal session (POST /v1/billing_portal/sessions) with its hosted page (GET /portal/<id>).
+
+A server, not `responses`, because the browser follows its URLs; its JSON answers are built
+by the same payload builders as the unit tests' fake (tests/stripe_fakes.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+from tests.stripe_fakes import checkout_session, portal_session
 
 
 class FakeStripe:
@@ -34,17 +39,7 @@ class FakeStripe:
                 params = {k: v[0] for k, v in parse_qs(body).items()}
                 session_id = f"cs_test_fake_{len(fake.sessions) + 1}"
                 fake.sessions[session_id] = params
-                return self._json(
-                    200,
-                    {
-                        "id": session_id,
-                        "object": "checkout.session",
-                        "mode": "payment",
-                        "url": f"{fake.url}/pay/{session_id}",
-                        "amount_total": int(params["line_items[0][price_data][unit_amount]"]),
-                        "metadata": {},
-                    },
-                )
+                return self._json(200, fake.session_object(session_id))
 
             def do_GET(self):
                 if self.path.startswith("/portal/"):
@@ -72,16 +67,13 @@ class FakeStripe:
             def _portal_session(self, params: dict):
                 session_id = f"bps_fake_{len(fake.portal_sessions) + 1}"
                 fake.portal_sessions[session_id] = params
-                return self._json(
-                    200,
-                    {
-                        "id": session_id,
-                        "object": "billing_portal.session",
-                        "customer": params["customer"],
-                        "return_url": params["return_url"],
-                        "url": f"{fake.url}/portal/{session_id}",
-                    },
+                session = portal_session(
+                    session_id,
+                    customer=params["customer"],
+                    return_url=params["return_url"],
+                    url=f"{fake.url}/portal/{session_id}",
                 )
+                return self._json(200, session)
 
             def _portal_page(self, session_id: str):
                 params = fake.portal_sessions.get(session_id)
@@ -117,9 +109,8 @@ class FakeStripe:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def session_object(self, session_id: str) -> dict:
-        """The Checkout Session as Stripe returns it, built from Stripe's own example object."""
-        from tests.stripe_fakes import checkout_session
-
+        """The Checkout Session as Stripe returns it (created: open and unpaid; paid once the
+        test pays), built by the unit tests' payload builder from Stripe's own example."""
         params = self.sessions[session_id]
         amount = int(params["line_items[0][price_data][unit_amount]"])
         paid = session_id in self.paid
@@ -131,6 +122,7 @@ class FakeStripe:
             payment_status="paid" if paid else "unpaid",
             status="complete" if paid else "open",
             metadata={k[9:-1]: v for k, v in params.items() if k.startswith("metadata[")},
+            url=f"{self.url}/pay/{session_id}",
         )
 
     def __enter__(self) -> FakeStripe:

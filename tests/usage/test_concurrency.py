@@ -25,6 +25,8 @@ def test_a_run_that_finds_the_cluster_day_locked_skips_and_writes_nothing(cluste
     with psycopg.connect(**connection.get_connection_params()) as other:
         other.execute("SELECT pg_advisory_lock(%s)", [key])
         run = usage_collect_day(cluster=cluster, day=DAY, now=COLLECTED_AT)
+        # Unlocked here, not by closing: a closing backend may release it a moment later.
+        other.execute("SELECT pg_advisory_unlock(%s)", [key])
     assert run.status == CollectionStatus.SKIPPED
     assert not UsageDay.objects.exists()
     # The lock is free again: the next run does the work.

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from django.core.management.base import BaseCommand
-
+from config.commands import OperatorCommand
 from usage.services.deductions import deductions_catch_up
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = "Charge every complete prepaid usage day not yet fully deducted (also nightly)."
+    examples = ("catch_up_deductions",)
 
     def handle(self, *args, **options):
         sweep = deductions_catch_up()

@@ -4,8 +4,7 @@ from datetime import date
 
 from django.core.management.base import CommandError
 
-from clusters.cli import cluster_from_option, cluster_option
-from clusters.models import Cluster
+from clusters.cli import NO_ACTIVE_CLUSTER, cluster_option, clusters_from_option
 from config.commands import OperatorCommand
 from usage.models import CollectionStatus
 from usage.services import UsageDayRefused, usage_collect_day, usage_day_check, usage_default_day
@@ -42,14 +41,9 @@ class Command(OperatorCommand):
 
     def handle(self, *args, date=None, cluster=None, **options):
         day = _day(date) if date else usage_default_day()
-        if cluster is not None:
-            clusters = [cluster_from_option(cluster)]
-        else:
-            clusters = list(Cluster.objects.filter(is_active=True).order_by("pk"))
+        clusters = clusters_from_option(cluster)
         if not clusters:
-            self.stdout.write(
-                "Nothing to do: no active cluster. Add one with `manage.py register_cluster`."
-            )
+            self.stdout.write(NO_ACTIVE_CLUSTER)
             return
         not_complete = 0
         for item in clusters:

@@ -2,9 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from clusters.cli import cluster_from_option, cluster_option
+from clusters.cli import NO_ACTIVE_CLUSTER, cluster_option, clusters_from_option
 from clusters.kube import KubeError
-from clusters.models import Cluster
 from config.commands import OperatorCommand
 from usage.services import usage_sample
 
@@ -20,14 +19,9 @@ class Command(OperatorCommand):
         cluster_option(parser, help="The cluster's name or id (default: every active cluster)")
 
     def handle(self, *args, cluster=None, **options):
-        if cluster is not None:
-            clusters = [cluster_from_option(cluster)]
-        else:
-            clusters = list(Cluster.objects.filter(is_active=True).order_by("pk"))
+        clusters = clusters_from_option(cluster)
         if not clusters:
-            self.stdout.write(
-                "Nothing to do: no active cluster. Add one with `manage.py register_cluster`."
-            )
+            self.stdout.write(NO_ACTIVE_CLUSTER)
             return
         failed = 0
         for item in clusters:
