@@ -26,6 +26,8 @@ import pytest
 import requests
 import responses
 
+from tests.fakes.routes import routes_register
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "stripe" / "fixtures3.json"
 API = "https://stripe.test"
 WEBHOOK_SECRET = "whsec_test_secret"
@@ -108,18 +110,18 @@ class FakeStripe:
         self.idempotency_keys: list[str] = []
         self.down = False
         self.lookup_keys: list[str] = []
-        for method, pattern, handler in [
-            ("GET", r"/v1/customers/search", self._search_customers),
-            ("POST", r"/v1/customers", self._create_customer),
-            ("GET", r"/v1/subscriptions", self._list_subscriptions),
-            ("POST", r"/v1/subscriptions", self._create_subscription),
-            ("GET", r"/v1/prices", self._list_prices),
-        ]:
-            rsps.add_callback(
-                method,
-                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
-                callback=self._wrap(method, handler),
-            )
+        routes_register(
+            rsps,
+            base=base,
+            routes=[
+                ("GET", r"/v1/customers/search", self._search_customers),
+                ("POST", r"/v1/customers", self._create_customer),
+                ("GET", r"/v1/subscriptions", self._list_subscriptions),
+                ("POST", r"/v1/subscriptions", self._create_subscription),
+                ("GET", r"/v1/prices", self._list_prices),
+            ],
+            wrap=self._wrap,
+        )
 
     def _wrap(self, method, handler):
         def callback(request):

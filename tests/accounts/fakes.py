@@ -20,6 +20,7 @@ import requests
 import responses
 
 from clusters.models import Cluster
+from tests.fakes.routes import routes_register
 from tests.stripe_fakes import API, FakeStripe
 
 HOPSWORKS_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "hopsworks"
@@ -64,20 +65,20 @@ class FakeHopsworks:
         self.crash_at: tuple[str, int] | None = None
         self.seen: dict[str, int] = {}
         self.project_creates = 0
-        for method, pattern, handler in [
-            ("GET", r"/admin/user/(?P<uuid>[^/?]+)", self._get_remote_user),
-            ("GET", r"/admin/users/(?P<id>\d+)", self._get_user),
-            ("PUT", r"/admin/users/(?P<id>\d+)", self._update_user),
-            ("GET", r"/admin/users", self._list_users),
-            ("POST", r"/admin/users", self._create_user),
-            ("GET", r"/admin/projects", self._list_projects),
-            ("POST", r"/admin/projects/createas", self._create_project),
-        ]:
-            rsps.add_callback(
-                method,
-                re.compile(re.escape(base) + pattern + r"(\?.*)?$"),
-                callback=self._wrap(method, handler),
-            )
+        routes_register(
+            rsps,
+            base=base,
+            routes=[
+                ("GET", r"/admin/user/(?P<uuid>[^/?]+)", self._get_remote_user),
+                ("GET", r"/admin/users/(?P<id>\d+)", self._get_user),
+                ("PUT", r"/admin/users/(?P<id>\d+)", self._update_user),
+                ("GET", r"/admin/users", self._list_users),
+                ("POST", r"/admin/users", self._create_user),
+                ("GET", r"/admin/projects", self._list_projects),
+                ("POST", r"/admin/projects/createas", self._create_project),
+            ],
+            wrap=self._wrap,
+        )
 
     def _wrap(self, method, handler):
         def callback(request):
