@@ -8,6 +8,7 @@ from clusters.models import Cluster
 from clusters.services import ClusterError, HopsworksReport, cluster_find
 
 CLUSTER_HELP = "The cluster's name or id, as `manage.py register_cluster --name` gave it"
+ANY_CLUSTER_HELP = "The cluster's name or id (default: every active cluster)"
 
 
 def cluster_option(parser, *, required: bool = False, help: str = CLUSTER_HELP) -> None:
@@ -30,6 +31,14 @@ def clusters_from_option(value: str | None) -> list[Cluster]:
     if value is not None:
         return [cluster_from_option(value)]
     return list(Cluster.objects.filter(is_active=True).order_by("pk"))
+
+
+def clusters_to_work_on(value: str | None, out) -> list[Cluster]:
+    """`clusters_from_option`, saying NO_ACTIVE_CLUSTER on `out` when there is none."""
+    clusters = clusters_from_option(value)
+    if not clusters:
+        out.write(NO_ACTIVE_CLUSTER)
+    return clusters
 
 
 def report_print(out, report: HopsworksReport) -> None:

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 
 from accounts.models import User
-from billing.ledger import billing_account_ensure, prepaid_enable
+from billing.ledger import billing_account_ensure, credits_grant, prepaid_enable
 from billing.ledger.calendar import day_start
 from billing.models import BillingModeChange, Price, Resource
 from tests.factories import PriceFactory, StaffFactory, UserFactory
@@ -58,6 +58,23 @@ def prepaid_account(owner, staff):
     )
     BillingModeChange.objects.filter(account=account).update(created_at=PREPAID_SINCE)
     return account
+
+
+@pytest.fixture
+def fund(prepaid_account, staff):
+    """Grant credits to the prepaid account, as staff would: `fund(50_00, reason="welcome")`."""
+
+    def grant(amount_cents: int, *, reason: str = "r", key: str = "g", **extra):
+        return credits_grant(
+            account=prepaid_account,
+            amount_cents=amount_cents,
+            idempotency_key=key,
+            reason=reason,
+            created_by=staff,
+            **extra,
+        )
+
+    return grant
 
 
 @pytest.fixture

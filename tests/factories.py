@@ -9,6 +9,7 @@ from decimal import Decimal
 import factory
 
 from accounts.services import user_create
+from billing.ledger.money import to_cents
 from billing.models import Price, Resource
 from clusters.models import Cluster
 from usage.models import CollectionStatus, UsageDay
@@ -61,3 +62,4 @@ class UsageDayFactory(factory.django.DjangoModelFactory):
     date = date(2026, 11, 20)
     status = CollectionStatus.COMPLETE
     cost = Decimal("1.00")
+    cost_cents = factory.LazyAttribute(lambda day: to_cents(day.cost))

@@ -45,6 +45,14 @@ def stripe_object(kind: str, **overrides) -> dict:
     return obj
 
 
+def stripe_list(data: list, *, url: str = "/", obj: str = "list") -> dict:
+    """A page of a Stripe list (or search) answer, the last one."""
+    body = {"object": obj, "data": data, "has_more": False, "url": url}
+    if obj == "search_result":
+        body["next_page"] = None
+    return body
+
+
 def checkout_session(session_id: str, account_id: int, **overrides) -> dict:
     defaults = {
         "id": session_id,
@@ -153,10 +161,7 @@ class FakeStripe:
 
     @staticmethod
     def _list(url: str, data: list, obj: str = "list") -> tuple:
-        body = {"object": obj, "data": data, "has_more": False, "url": url}
-        if obj == "search_result":
-            body["next_page"] = None
-        return _answer(200, body)
+        return _answer(200, stripe_list(data, url=url, obj=obj))
 
     def _search_customers(self, request):
         query = self._query(request)["query"][0]

@@ -50,6 +50,22 @@ class BillingQuery(AccountQuery):
     )
 
 
+def account_read_schema(*, operation_id: str, summary: str, query, ok, not_found: str):
+    """The OpenAPI description every read of one account shares."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        parameters=[query],
+        responses={
+            200: ok,
+            400: FIELD_ERRORS,
+            403: OpenApiResponse(ERROR, description="Not logged in."),
+            404: OpenApiResponse(ERROR, description=not_found),
+        },
+        tags=["billing"],
+    )
+
+
 def target_account(request: Request, account_id: int | None) -> BillingAccount:
     accounts = BillingAccount.objects.select_related("user")
     if account_id is None:
@@ -226,17 +242,12 @@ class BillingOut(serializers.Serializer):
 
 
 class BillingView(APIView):
-    @extend_schema(
+    @account_read_schema(
         operation_id="billing_summary",
         summary="Billing summary of the caller's account",
-        parameters=[BillingQuery],
-        responses={
-            200: BillingOut,
-            400: FIELD_ERRORS,
-            403: OpenApiResponse(ERROR, description="Not logged in."),
-            404: OpenApiResponse(ERROR, description="No such account (or not yours)."),
-        },
-        tags=["billing"],
+        query=BillingQuery,
+        ok=BillingOut,
+        not_found="No such account (or not yours).",
     )
     def get(self, request: Request) -> Response:
         query = BillingQuery(data=request.query_params)
@@ -267,17 +278,12 @@ class BillingView(APIView):
 
 
 class BalanceView(APIView):
-    @extend_schema(
+    @account_read_schema(
         operation_id="billing_balance",
         summary="Credit balance of the caller's prepaid account",
-        parameters=[AccountQuery],
-        responses={
-            200: BalanceOut,
-            400: FIELD_ERRORS,
-            403: OpenApiResponse(ERROR, description="Not logged in."),
-            404: OpenApiResponse(ERROR, description="No such account, or it is not prepaid."),
-        },
-        tags=["billing"],
+        query=AccountQuery,
+        ok=BalanceOut,
+        not_found="No such account, or it is not prepaid.",
     )
     def get(self, request: Request) -> Response:
         query = AccountQuery(data=request.query_params)

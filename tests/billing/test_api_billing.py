@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.test import override_settings
 
-from billing.ledger import credits_grant
 from billing.models import BillingAccount
 from tests.billing.page_data import clusters_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
@@ -19,14 +18,8 @@ def owner_usage(owner, today):
 
 
 @pytest.fixture
-def funded(prepaid_account, staff):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=42_00,
-        idempotency_key="g",
-        reason="r",
-        created_by=staff,
-    )
+def funded(fund, prepaid_account):
+    fund(42_00)
     prepaid_account.refresh_from_db()
     return prepaid_account
 

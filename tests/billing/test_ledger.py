@@ -139,25 +139,11 @@ def test_usage_rerun_same_cost_writes_nothing_and_changed_cost_posts_difference(
     assert ledger_sum(prepaid_account) == 5000 - 1200
 
 
-def test_usage_consumes_promotional_before_paid_earliest_expiry_first(prepaid_account, staff):
+def test_usage_consumes_promotional_before_paid_earliest_expiry_first(fund, prepaid_account):
     now = timezone.now()
     credits_record_purchase(account=prepaid_account, amount_cents=1000, stripe_session_id="cs_1")
-    late = credits_grant(
-        account=prepaid_account,
-        amount_cents=500,
-        idempotency_key="g-late",
-        reason="promo",
-        created_by=staff,
-        expires_at=now + timedelta(days=60),
-    )
-    soon = credits_grant(
-        account=prepaid_account,
-        amount_cents=300,
-        idempotency_key="g-soon",
-        reason="promo",
-        created_by=staff,
-        expires_at=now + timedelta(days=5),
-    )
+    late = fund(500, key="g-late", reason="promo", expires_at=now + timedelta(days=60))
+    soon = fund(300, key="g-soon", reason="promo", expires_at=now + timedelta(days=5))
     credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:1", cost_cents=600)
     lots = {
         lot.transaction_id: lot.remaining_cents
@@ -168,16 +154,9 @@ def test_usage_consumes_promotional_before_paid_earliest_expiry_first(prepaid_ac
     assert remaining(prepaid_account) == {("promotional", 200), ("paid", 1000)}
 
 
-def test_expiry_posts_the_unused_promotional_remainder_once(prepaid_account, staff):
+def test_expiry_posts_the_unused_promotional_remainder_once(fund, prepaid_account):
     now = timezone.now()
-    grant = credits_grant(
-        account=prepaid_account,
-        amount_cents=800,
-        idempotency_key="g1",
-        reason="promo",
-        created_by=staff,
-        expires_at=now + timedelta(days=1),
-    )
+    grant = fund(800, key="g1", reason="promo", expires_at=now + timedelta(days=1))
     credits_record_purchase(account=prepaid_account, amount_cents=1000, stripe_session_id="cs_1")
     credits_deduct_usage(account=prepaid_account, usage_ref="usage_day:1", cost_cents=300)
     posted = credits_expire(now=now + timedelta(days=2))

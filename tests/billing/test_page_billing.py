@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 
 from accounts.models import ProvisioningRun
-from billing.ledger import billing_account_ensure, credits_grant
+from billing.ledger import billing_account_ensure
 from billing.ledger.calendar import month_bounds
 from billing.ledger.money import format_cents, to_cents
 from billing.models import AccountStatus, BillingAccount
@@ -50,15 +50,9 @@ def test_postpaid_user_sees_mode_invoices_and_no_prepaid_controls(client, owner,
 
 
 def test_prepaid_user_sees_balance_ledger_and_buy_button_but_no_invoices(
-    client, owner, prepaid_account, staff
+    fund, client, owner, prepaid_account
 ):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=50_00,
-        idempotency_key="g1",
-        reason="welcome",
-        created_by=staff,
-    )
+    fund(50_00, reason="welcome", key="g1")
     client.force_login(owner)
     body = client.get("/billing/").content.decode()
     assert "$50.00" in body
@@ -69,27 +63,15 @@ def test_prepaid_user_sees_balance_ledger_and_buy_button_but_no_invoices(
 
 
 @override_settings(LOW_BALANCE_THRESHOLD_CENTS=100_00)
-def test_low_balance_warning_below_threshold(client, owner, prepaid_account, staff):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=20_00,
-        idempotency_key="g1",
-        reason="r",
-        created_by=staff,
-    )
+def test_low_balance_warning_below_threshold(fund, client, owner, prepaid_account):
+    fund(20_00, key="g1")
     client.force_login(owner)
     assert 'data-testid="low-balance"' in client.get("/billing/").content.decode()
 
 
 @override_settings(LOW_BALANCE_THRESHOLD_CENTS=10_00)
-def test_no_low_balance_warning_above_threshold(client, owner, prepaid_account, staff):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=20_00,
-        idempotency_key="g1",
-        reason="r",
-        created_by=staff,
-    )
+def test_no_low_balance_warning_above_threshold(fund, client, owner, prepaid_account):
+    fund(20_00, key="g1")
     client.force_login(owner)
     assert 'data-testid="low-balance"' not in client.get("/billing/").content.decode()
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from billing.ledger import credits_grant
 from tests.billing.page_data import clusters_make, usage_make
 from tests.html import shown_amount, text_of
 from usage.models import UsageDay
@@ -43,16 +42,10 @@ def _mtd_total(client) -> Decimal:
     return shown_amount(text_of(client.get("/billing/").content.decode(), "mtd-total"))
 
 
-def test_a_new_posting_shows_at_once(client, owner, prepaid_account, staff, usage):
+def test_a_new_posting_shows_at_once(fund, client, owner, prepaid_account, usage):
     client.force_login(owner)
     client.get("/billing/")
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=12_34,
-        idempotency_key="cache-g1",
-        reason="goodwill for the outage",
-        created_by=staff,
-    )
+    fund(12_34, reason="goodwill for the outage", key="cache-g1")
     body = client.get("/billing/").content.decode()
     assert "goodwill for the outage" in body
     assert "$12.34" in body

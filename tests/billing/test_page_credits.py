@@ -7,7 +7,7 @@ import pytest
 import responses
 from django.test import override_settings
 
-from billing.ledger import credits_grant, credits_record_purchase
+from billing.ledger import credits_record_purchase
 from billing.models import CreditPurchase
 
 STRIPE = "https://stripe.test"
@@ -81,14 +81,8 @@ def test_typing_an_amount_without_choosing_another_amount_buys_it(client, owner,
 
 
 @stripe_on
-def test_form_shows_balance_and_what_each_amount_adds(client, owner, prepaid_account, staff):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=12_00,
-        idempotency_key="g",
-        reason="r",
-        created_by=staff,
-    )
+def test_form_shows_balance_and_what_each_amount_adds(fund, client, owner, prepaid_account):
+    fund(12_00)
     client.force_login(owner)
     body = client.get("/billing/credits/").content.decode()
     assert "Current balance: <strong>$12.00</strong>" in body

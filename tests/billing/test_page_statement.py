@@ -15,7 +15,7 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from billing.ledger import credits_deduct_usage, credits_grant
+from billing.ledger import credits_deduct_usage
 from billing.ledger.calendar import month_bounds
 from billing.models import Resource
 from tests.billing.page_data import clusters_make
@@ -197,14 +197,8 @@ def test_postpaid_sees_the_upcoming_invoice(client, owner, awkward_month, today)
     assert f'data-testid="due-date">{due:%b} {due.day}, {due.year}<' in card
 
 
-def test_prepaid_sees_balance_and_runway(client, owner, prepaid_account, staff, clusters, today):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=100_00,
-        idempotency_key="g",
-        reason="r",
-        created_by=staff,
-    )
+def test_prepaid_sees_balance_and_runway(fund, client, owner, prepaid_account, clusters, today):
+    fund(100_00)
     for n in range(1, 5):  # four days of $1.01
         day_make(owner, clusters[0], today - timedelta(days=n), AWKWARD)
     client.force_login(owner)

@@ -54,22 +54,21 @@ def test_missing_price_is_an_error(db):
         price_lookup(account=None, resource=Resource.GPU_HOURS, day=date(2025, 1, 1))
 
 
-def test_costs_are_exact_decimals():
+@pytest.mark.parametrize(
+    ("resource", "quantity", "unit_price", "cost"),
+    [
+        (Resource.CPU_HOURS, "96", "0.04", "3.840000"),
+        (Resource.STORAGE_DATASETS, "28", "0.023", "0.023000"),  # a month's share of a GB-month
+        (Resource.API_CALLS_JOBS, "200", "0.05", "0.010000"),  # priced per 1,000 calls
+    ],
+)
+def test_costs_are_exact_decimals(resource, quantity, unit_price, cost):
     day = date(2025, 2, 10)  # February 2025 has 28 days
     assert cost_of(
-        resource=Resource.CPU_HOURS, quantity=Decimal("96"), unit_price=Decimal("0.04"), day=day
-    ) == Decimal("3.840000")
-    assert cost_of(
-        resource=Resource.STORAGE_DATASETS,
-        quantity=Decimal("28"),
-        unit_price=Decimal("0.023"),
-        day=day,
-    ) == Decimal("0.023000")
-    assert cost_of(
-        resource=Resource.API_CALLS_JOBS,
-        quantity=Decimal("200"),
-        unit_price=Decimal("0.05"),
-        day=day,
-    ) == Decimal("0.010000")
+        resource=resource, quantity=Decimal(quantity), unit_price=Decimal(unit_price), day=day
+    ) == Decimal(cost)
+
+
+def test_cents_round_half_up():
     assert to_cents(Decimal("0.005")) == 1
     assert to_cents(Decimal("0.004999")) == 0

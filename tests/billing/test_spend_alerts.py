@@ -13,7 +13,8 @@ from billing.ledger import billing_account_ensure, credits_record_purchase
 from billing.models import BudgetSettings, Resource, SpendAlert
 from tests.billing.page_data import clusters_make
 from tests.concurrency import run_at_once
-from usage.models import CollectionStatus, SpendEstimate, UsageDay
+from tests.factories import UsageDayFactory
+from usage.models import SpendEstimate
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
@@ -48,22 +49,9 @@ def test_budget_alerts_are_sent_once_per_percentage_per_month(
         alert_percents=[50, 80, 100],
         low_balance_thresholds_cents=None,
     )
-    UsageDay.objects.create(
-        user=owner,
-        cluster=cluster,
-        date=date(2026, 11, 19),
-        status=CollectionStatus.COMPLETE,
-        cost=Decimal(6),
-        cost_cents=6_00,
-    )
-    UsageDay.objects.create(  # last month: not this month's spend
-        user=owner,
-        cluster=cluster,
-        date=date(2026, 10, 31),
-        status=CollectionStatus.COMPLETE,
-        cost=Decimal(60),
-        cost_cents=60_00,
-    )
+    UsageDayFactory(user=owner, cluster=cluster, date=date(2026, 11, 19), cost=Decimal(6))
+    # last month: not this month's spend
+    UsageDayFactory(user=owner, cluster=cluster, date=date(2026, 10, 31), cost=Decimal(60))
     with django_capture_on_commit_callbacks(execute=True):
         spend_alerts_check(account=account, now=NOW)
         spend_alerts_check(account=account, now=NOW)

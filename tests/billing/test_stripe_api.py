@@ -9,17 +9,17 @@ import pytest
 
 from billing.models import BillingAccount
 from billing.payments import gateway
-from tests.stripe_fakes import API, stripe_object
+from tests.stripe_fakes import API, stripe_list, stripe_object
 
 pytestmark = pytest.mark.django_db
 
 
 def listing(items):
-    return {"object": "list", "data": items, "has_more": False, "url": "/"}
+    return stripe_list(items)
 
 
 def search(items):
-    return {"object": "search_result", "data": items, "has_more": False, "url": "/"}
+    return stripe_list(items, obj="search_result")
 
 
 def test_every_call_carries_the_pinned_api_version(stripe_http):

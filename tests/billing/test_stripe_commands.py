@@ -18,7 +18,7 @@ from billing.ledger import credits_record_purchase
 from billing.models import BillingAccount, CreditPurchase, MeterReport
 from billing.payments.reconcile import stripe_reconcile
 from clusters.models import Cluster
-from tests.stripe_fakes import API, checkout_session, stripe_object
+from tests.stripe_fakes import API, checkout_session, stripe_list, stripe_object
 from usage.models import UsageDay
 from webhooks.models import WebhookEvent
 
@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 
 def listing(items: list[dict], url: str) -> dict:
-    return {"object": "list", "data": items, "has_more": False, "url": url}
+    return stripe_list(items, url=url)
 
 
 def run(*args) -> str:

@@ -8,7 +8,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from billing.ledger import credits_grant
 from billing.ledger.calendar import billing_today
 from billing.models import Resource
 from tests.billing.page_data import clusters_make
@@ -32,14 +31,8 @@ def estimate_make(*, user, cluster, cost: str, stale: bool = False, minutes_ago:
 
 
 @pytest.fixture
-def funded(prepaid_account, staff):
-    credits_grant(
-        account=prepaid_account,
-        amount_cents=100_00,
-        idempotency_key="g",
-        reason="r",
-        created_by=staff,
-    )
+def funded(fund, prepaid_account):
+    fund(100_00)
     today = billing_today()
     cluster = clusters_make(1)[0]
     UsageDay.objects.bulk_create(

@@ -68,6 +68,21 @@ def screenshot(page):
 
 
 @pytest.fixture
+def fake_stripe(settings, live_server):
+    """Stripe's API (Checkout, the customer portal) on loopback, for the browser to visit."""
+    from tests.browser.fake_stripe import FakeStripe
+    from tests.stripe_fakes import WEBHOOK_SECRET
+
+    with FakeStripe() as fake:
+        settings.STRIPE_SECRET_KEY = "sk_test_fake"
+        settings.STRIPE_API_BASE = fake.url
+        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
+        settings.STRIPE_MIRROR_ENABLED = False
+        settings.SITE_URL = live_server.url
+        yield fake
+
+
+@pytest.fixture
 def demo(transactional_db):
     from billing.dev.demo import demo_load
     from billing.ledger.calendar import billing_today

@@ -13,24 +13,12 @@ from playwright.sync_api import expect
 from accounts.models import User
 from billing.ledger.money import format_cents
 from billing.models import CreditPurchase
-from tests.browser.fake_stripe import FakeStripe
-from tests.stripe_fakes import WEBHOOK_SECRET, sign, stripe_event
+from tests.stripe_fakes import sign, stripe_event
 
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture
-def fake_stripe(settings, live_server):
-    with FakeStripe() as fake:
-        settings.STRIPE_SECRET_KEY = "sk_test_fake"
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET
-        settings.STRIPE_MIRROR_ENABLED = False
-        settings.SITE_URL = live_server.url
-        yield fake
-
-
-def stripe_sends_completed(live_server, fake: FakeStripe, session_id: str) -> None:
+def stripe_sends_completed(live_server, fake, session_id: str) -> None:
     """Stripe takes the payment and delivers a signed checkout.session.completed webhook."""
     fake.paid.add(session_id)
     event = stripe_event(

@@ -7,19 +7,8 @@ import pytest
 from playwright.sync_api import expect
 
 from billing.models import BillingAccount
-from tests.browser.fake_stripe import FakeStripe
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def fake_stripe(settings, live_server):
-    with FakeStripe() as fake:
-        settings.STRIPE_SECRET_KEY = "sk_test_fake"
-        settings.STRIPE_API_BASE = fake.url
-        settings.STRIPE_MIRROR_ENABLED = False
-        settings.SITE_URL = live_server.url
-        yield fake
 
 
 def test_a_postpaid_user_without_a_card_goes_to_the_portal_and_back(

@@ -15,7 +15,14 @@ from billing.models import (
     CreditPurchase,
     CreditTransaction,
 )
-from tests.stripe_fakes import API, checkout_session, post_event, stripe_event, stripe_object
+from tests.stripe_fakes import (
+    API,
+    checkout_session,
+    post_event,
+    stripe_event,
+    stripe_list,
+    stripe_object,
+)
 from webhooks.models import WebhookEvent
 
 pytestmark = pytest.mark.django_db
@@ -56,27 +63,25 @@ def stripe_knows(stripe_http, account, *, refunds=(), purchase=True, charge=CHAR
     )
     stripe_http.get(
         f"{API}/v1/refunds",
-        json={
-            "object": "list",
-            "url": "/v1/refunds",
-            "has_more": False,
-            "data": [
-                stripe_object("refund", id=rid, charge=charge, amount=amount, status="succeeded")
-                for rid, amount in refunds
-            ],
-        },
+        json=refunds_page(refunds, charge=charge),
     )
     sessions = [_session(account)] if purchase else []
     stripe_http.get(
         f"{API}/v1/checkout/sessions",
-        json={
-            "object": "list",
-            "url": "/v1/checkout/sessions",
-            "has_more": False,
-            "data": sessions,
-        },
+        json=stripe_list(sessions, url="/v1/checkout/sessions"),
     )
     stripe_http.get(f"{API}/v1/checkout/sessions/{SESSION}", json=_session(account))
+
+
+def refunds_page(refunds: list[tuple[str, int]], charge: str = CHARGE) -> dict:
+    """Stripe's list of a charge's refunds: (refund id, amount in cents), newest first."""
+    return stripe_list(
+        [
+            stripe_object("refund", id=rid, charge=charge, amount=amount, status="succeeded")
+            for rid, amount in refunds
+        ],
+        url="/v1/refunds",
+    )
 
 
 def refunded(event_id: str, amount_refunded: int, charge=CHARGE):
@@ -150,15 +155,7 @@ def test_a_second_partial_refund_debits_only_the_new_refund(client, stripe_http,
     stripe_http.replace(
         "GET",
         f"{API}/v1/refunds",
-        json={
-            "object": "list",
-            "url": "/v1/refunds",
-            "has_more": False,
-            "data": [
-                stripe_object("refund", id=rid, charge=CHARGE, amount=a, status="succeeded")
-                for rid, a in [("re_2", 500), ("re_1", 1000)]
-            ],
-        },
+        json=refunds_page([("re_2", 500), ("re_1", 1000)]),
     )
     assert post_event(client, refunded("evt_refund_2", 1500)).status_code == 200
 

@@ -4,7 +4,7 @@ from datetime import date
 
 from django.core.management.base import CommandError
 
-from clusters.cli import NO_ACTIVE_CLUSTER, cluster_option, clusters_from_option
+from clusters.cli import ANY_CLUSTER_HELP, cluster_option, clusters_to_work_on
 from config.commands import OperatorCommand
 from usage.models import CollectionStatus
 from usage.services import UsageDayRefused, usage_collect_day, usage_day_check, usage_default_day
@@ -37,13 +37,12 @@ class Command(OperatorCommand):
         parser.add_argument(
             "--date", help="YYYY-MM-DD in the billing time zone (default: yesterday)"
         )
-        cluster_option(parser, help="The cluster's name or id (default: every active cluster)")
+        cluster_option(parser, help=ANY_CLUSTER_HELP)
 
     def handle(self, *args, date=None, cluster=None, **options):
         day = _day(date) if date else usage_default_day()
-        clusters = clusters_from_option(cluster)
+        clusters = clusters_to_work_on(cluster, self.stdout)
         if not clusters:
-            self.stdout.write(NO_ACTIVE_CLUSTER)
             return
         not_complete = 0
         for item in clusters:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import CommandError
 
-from clusters.cli import NO_ACTIVE_CLUSTER, cluster_option, clusters_from_option
+from clusters.cli import ANY_CLUSTER_HELP, cluster_option, clusters_to_work_on
 from clusters.kube import KubeError
 from config.commands import OperatorCommand
 from usage.services import usage_sample
@@ -16,12 +16,11 @@ class Command(OperatorCommand):
     examples = ("sample_usage", "sample_usage --cluster eu1")
 
     def add_arguments(self, parser):
-        cluster_option(parser, help="The cluster's name or id (default: every active cluster)")
+        cluster_option(parser, help=ANY_CLUSTER_HELP)
 
     def handle(self, *args, cluster=None, **options):
-        clusters = clusters_from_option(cluster)
+        clusters = clusters_to_work_on(cluster, self.stdout)
         if not clusters:
-            self.stdout.write(NO_ACTIVE_CLUSTER)
             return
         failed = 0
         for item in clusters:
