@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import UserCreationForm
-from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from accounts import suspension
@@ -20,6 +19,7 @@ from accounts.models import (
 from accounts.services import provisioning_retry, user_open
 from clusters.admin import TEST_LIMIT, hopsworks_test_page
 from clusters.services import ClusterError, user_test_hopsworks
+from config.admin import action_form_page
 
 
 class ReasonForm(forms.Form):
@@ -134,16 +134,14 @@ class UserAdmin(BaseUserAdmin):
                     return None
             self.message_user(request, f"{title}: {queryset.count()} user(s).", messages.SUCCESS)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "form": form,
-            "users": list(queryset),
-            "action": action,
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/accounts/suspension_reason.html", context)
+        return action_form_page(
+            self,
+            request,
+            action=action,
+            title=title,
+            form=form,
+            targets=[(user.pk, user.email) for user in queryset],
+        )
 
 
 class StepInline(admin.TabularInline):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -20,7 +19,7 @@ from billing.models import (
 )
 from billing.payments.subscriptions import postpaid_switch
 from billing.portal.forms import GrantCreditsForm
-from config.admin import ReadOnlyAdmin
+from config.admin import ReadOnlyAdmin, action_form_page
 
 
 class CustomPriceInline(admin.TabularInline):
@@ -141,15 +140,18 @@ class BillingAccountAdmin(admin.ModelAdmin):
         if "apply" in request.POST and form.is_valid():
             self._grant(request, queryset, form.cleaned_data)
             return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Grant credits",
-            "form": form,
-            "accounts": queryset.select_related("user"),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/billing/grant_credits.html", context)
+        return action_form_page(
+            self,
+            request,
+            action="grant_credits",
+            title="Grant promotional credits",
+            submit="Grant credits",
+            form=form,
+            targets=[
+                (account.pk, f"{account.user.email} ({account.get_mode_display()})")
+                for account in queryset.select_related("user")
+            ],
+        )
 
     def _grant(self, request, queryset, data) -> None:
         granted = 0

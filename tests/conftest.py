@@ -27,24 +27,28 @@ def today() -> date:
         yield TODAY
 
 
+def _person(name: str, factory=UserFactory) -> User:
+    return factory(email=f"{name}@example.com", password=f"pw-{name}-123")
+
+
 @pytest.fixture
 def owner(db) -> User:
-    return UserFactory(email="owner@example.com", password="pw-owner-123")
+    return _person("owner")
 
 
 @pytest.fixture
 def teammate(db) -> User:
-    return UserFactory(email="teammate@example.com", password="pw-teammate-123")
+    return _person("teammate")
 
 
 @pytest.fixture
 def outsider(db) -> User:
-    return UserFactory(email="outsider@example.com", password="pw-outsider-123")
+    return _person("outsider")
 
 
 @pytest.fixture
 def staff(db) -> User:
-    return StaffFactory(email="staff@example.com", password="pw-staff-123")
+    return _person("staff", StaffFactory)
 
 
 PREPAID_SINCE = datetime(2020, 1, 1, tzinfo=UTC)

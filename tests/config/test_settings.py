@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -23,27 +25,27 @@ def run(code: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_production_without_a_secret_names_the_variable():
+@pytest.mark.parametrize(
+    ("environment", "message"),
+    [
+        (
+            {
+                "APP_ENV": "production",
+                "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/x",
+                "FIELD_ENCRYPTION_KEYS": "",
+            },
+            "Set the SECRET_KEY environment variable",
+        ),
+        ({"APP_ENV": "local", "DEBUG": "maybe"}, "DEBUG must be a boolean"),
+    ],
+    ids=["production-without-a-secret", "a-bad-boolean-is-not-false"],
+)
+def test_a_bad_environment_stops_startup_naming_the_variable(environment, message):
     result = run(
-        "import django; django.setup()",
-        APP_ENV="production",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL="postgres://postgres@127.0.0.1:5432/x",
-        FIELD_ENCRYPTION_KEYS="",
+        "import django; django.setup()", DJANGO_SETTINGS_MODULE="config.settings", **environment
     )
     assert result.returncode != 0
-    assert "Set the SECRET_KEY environment variable" in result.stderr
-
-
-def test_a_bad_boolean_is_an_error_not_false():
-    result = run(
-        "import django; django.setup()",
-        APP_ENV="local",
-        DJANGO_SETTINGS_MODULE="config.settings",
-        DEBUG="maybe",
-    )
-    assert result.returncode != 0
-    assert "DEBUG must be a boolean" in result.stderr
+    assert message in result.stderr
 
 
 def test_service_check_prints_one_clear_line_when_postgres_is_down():
