@@ -46,28 +46,9 @@ def register(key: str, kubeconfig: str, *args: str, name: str = "eu1", url: str 
 def test_register_cluster_creates_then_updates_with_secrets_encrypted(db, secret_files, capsys):
     key, kubeconfig = secret_files
     args = ["--name", "eu1", "--hopsworks-url", "https://eu1.test/hopsworks-api/api"]
-    call_command(
-        "register_cluster",
-        *args,
-        "--api-key-file",
-        key,
-        "--kubeconfig",
-        kubeconfig,
-        "--capacity",
-        "50",
-        "--region",
-        "eu-north-1",
-    )
-    call_command(
-        "register_cluster",
-        *args,
-        "--api-key-file",
-        key,
-        "--kubeconfig",
-        kubeconfig,
-        "--capacity",
-        "60",
-    )
+    secrets = ["--api-key-file", key, "--kubeconfig", kubeconfig]
+    call_command("register_cluster", *args, *secrets, "--capacity", "50", "--region", "eu-north-1")
+    call_command("register_cluster", *args, *secrets, "--capacity", "60")
 
     cluster = Cluster.objects.get()
     assert (cluster.capacity, cluster.region, cluster.api_key) == (
