@@ -190,6 +190,13 @@ class FakeHopsworks:
         return 200, {}, ""
 
 
+def assert_one_of_everything(hopsworks: FakeHopsworks, stripe_fake: FakeStripe) -> None:
+    """A signup's provisioning, however often it was retried, made one of each thing."""
+    assert hopsworks.user_creates == 1 and len(hopsworks.users) == 1
+    assert hopsworks.project_creates == 1
+    assert len(stripe_fake.customers) == 1 and len(stripe_fake.subscriptions) == 1
+
+
 @pytest.fixture
 def fake_http():
     """`responses` active for the test; unmatched requests fail loudly."""
