@@ -19,7 +19,7 @@ from accounts.models import (
 from accounts.services import provisioning_retry, user_open
 from clusters.admin import TEST_LIMIT, hopsworks_test_page
 from clusters.services import ClusterError, user_test_hopsworks
-from config.admin import action_form_page
+from config.admin import ReadOnlyAdmin, action_form_page
 
 
 class ReasonForm(forms.Form):
@@ -247,19 +247,10 @@ class SuspensionRunAdmin(RunAdmin):
 
 
 @admin.register(SuspensionAction)
-class SuspensionActionAdmin(admin.ModelAdmin):
-    """The audit log of staff suspension decisions: read-only."""
+class SuspensionActionAdmin(ReadOnlyAdmin):
+    """The audit log of staff suspension decisions."""
 
     list_display = ["created_at", "user", "action", "staff", "reason"]
     list_filter = ["action"]
     search_fields = ["user__email", "staff__email", "reason"]
     list_select_related = ["user", "staff"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -66,6 +66,13 @@ def account_read_schema(*, operation_id: str, summary: str, query, ok, not_found
     )
 
 
+def account_and_query(request: Request, query_class) -> tuple[BillingAccount, dict]:
+    """The account a read names (or the caller's) and the validated query: 400 or 404 else."""
+    query = query_class(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return target_account(request, query.validated_data.get("account_id")), query.validated_data
+
+
 def target_account(request: Request, account_id: int | None) -> BillingAccount:
     accounts = BillingAccount.objects.select_related("user")
     if account_id is None:
@@ -250,12 +257,10 @@ class BillingView(APIView):
         not_found="No such account (or not yours).",
     )
     def get(self, request: Request) -> Response:
-        query = BillingQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        account = target_account(request, query.validated_data.get("account_id"))
+        account, params = account_and_query(request, BillingQuery)
         today = billing_today()
         prepaid = prepaid_active(account)
-        month = query.validated_data.get("month")
+        month = params.get("month")
         month = date(int(month[:4]), int(month[5:]), 1) if month else today
         data = {
             "account_id": account.pk,
@@ -269,7 +274,7 @@ class BillingView(APIView):
             "month_to_date": month_statement(user=account.user, month=month, today=today),
             "daily": selectors.daily_costs(
                 user=account.user,
-                first=today - timedelta(days=query.validated_data["days"] - 1),
+                first=today - timedelta(days=params["days"] - 1),
                 last=today,
             ),
             "recent_invoices": [] if prepaid else selectors.recent_invoices(account=account),
@@ -286,9 +291,7 @@ class BalanceView(APIView):
         not_found="No such account, or it is not prepaid.",
     )
     def get(self, request: Request) -> Response:
-        query = AccountQuery(data=request.query_params)
-        query.is_valid(raise_exception=True)
-        account = target_account(request, query.validated_data.get("account_id"))
+        account, params = account_and_query(request, AccountQuery)
         if not prepaid_active(account):
             return Response({"detail": "This account is not prepaid."}, status=404)
         return Response(BalanceOut(account).data)
