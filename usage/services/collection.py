@@ -13,15 +13,15 @@ from django.utils import timezone
 from billing.budgets.alerts import spend_alerts_check_users
 from billing.ledger import (
     BillingError,
-    billing_modes_on_day,
     credits_deduct_usage,
 )
 from billing.ledger.calendar import day_bounds
 from billing.ledger.money import round_cost, to_cents
-from billing.models import BillingAccount, BillingMode
+from billing.models import BillingAccount
 from clusters.kube import KubeClient, KubeError
 from clusters.models import Cluster
 from usage.models import CollectionRun, CollectionStatus, UsageDay, UsageLineItem
+from usage.services.deductions import prepaid_usage_days
 from usage.services.locks import cluster_day_lock
 from usage.services.ownership import OwnersUnknown, ProjectOwner, owners_of_cluster
 from usage.services.pricing import Line, lines_price
@@ -228,25 +228,15 @@ def _finish(run: CollectionRun, status: str, problems: list[str]) -> None:
 def _deduct(days: list[UsageDay]) -> list[str]:
     """Charge prepaid accounts; a refused posting is reported (the day stays complete and the
     next run tries again), it does not stop the others."""
-    user_ids = [d.user_id for d in days if d.user_id]
-    accounts = {a.user_id: a for a in BillingAccount.objects.filter(user_id__in=user_ids)}
-    # Charged to credits only if the account was prepaid that day (never also sent to Stripe).
-    modes = {
-        day: billing_modes_on_day(accounts=accounts.values(), day=day)
-        for day in {d.date for d in days}
-    }
     refused = []
-    for usage_day in days:
-        account = accounts.get(usage_day.user_id)
-        if account is None or modes[usage_day.date][account.pk] != BillingMode.PREPAID:
-            continue
+    for usage_day in prepaid_usage_days(days):
         try:
             credits_deduct_usage(
-                account=account,
+                account=usage_day.account,
                 usage_ref=f"usage_day:{usage_day.pk}",
                 cost_cents=usage_day.cost_cents,
             )
         except BillingError as exc:
             refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
-    spend_alerts_check_users(user_ids=set(accounts))
+    spend_alerts_check_users(user_ids={d.user_id for d in days if d.user_id})
     return refused

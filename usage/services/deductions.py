@@ -61,7 +61,7 @@ def deductions_catch_up(*, now: datetime | None = None) -> DeductionSweep:
 
 
 def _prepaid_days(sweep: DeductionSweep) -> list[UsageDay]:
-    days = list(
+    return prepaid_usage_days(
         UsageDay.objects.filter(
             status=CollectionStatus.COMPLETE,
             user__isnull=False,
@@ -69,8 +69,15 @@ def _prepaid_days(sweep: DeductionSweep) -> list[UsageDay]:
             date__lte=sweep.last_day,
         ).order_by("date", "pk")
     )
+
+
+def prepaid_usage_days(days) -> list[UsageDay]:
+    """The usage days charged to credits: their account was prepaid on that day (never also
+    sent to Stripe). Each comes back with its `account` attached."""
+    days = list(days)
     accounts = {
-        a.user_id: a for a in BillingAccount.objects.filter(user_id__in={d.user_id for d in days})
+        a.user_id: a
+        for a in BillingAccount.objects.filter(user_id__in={d.user_id for d in days if d.user_id})
     }
     modes = {
         day: billing_modes_on_day(accounts=accounts.values(), day=day)
