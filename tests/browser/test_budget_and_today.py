@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from accounts.models import User
 from billing.ledger.calendar import billing_today
-from billing.models import BudgetSettings, Resource
+from billing.models import BudgetSettings, Resource, SpendPause
 from clusters.models import Cluster
 from usage.models import SpendEstimate
 
@@ -44,3 +44,32 @@ def test_prepaid_user_sets_a_budget_and_sees_todays_estimate(demo, login, page, 
     screenshot("billing-budget")
     row = BudgetSettings.objects.get(account__user=user)
     assert (row.monthly_budget_cents, row.alert_percents) == (150_00, [50, 90])
+
+
+def test_a_hard_cap_below_the_spend_shows_the_pause_banner_and_raising_it_lifts(
+    demo, login, page, screenshot
+):
+    user = User.objects.get(email=demo["prepaid"])
+    SpendEstimate.objects.create(
+        user=user,
+        cluster=Cluster.objects.first()
+        or Cluster.objects.create(name="b", hopsworks_url="https://b.test"),
+        resource=Resource.GPU_HOURS,
+        day=billing_today(),
+        quantity=Decimal(3),
+        cost=Decimal("2.70"),
+        computed_at=timezone.now() - timedelta(minutes=2),
+    )
+    login(demo["prepaid"])
+    page.get_by_label("Monthly budget (USD)").fill("2")
+    page.get_by_label("Hard cap").check()
+    page.get_by_test_id("save-alerts").click()
+    expect(page.get_by_test_id("paused")).to_contain_text("paused by your spend cap")
+    expect(page.get_by_label("Hard cap")).to_be_checked()
+    screenshot("billing-paused")
+
+    page.get_by_label("Monthly budget (USD)").fill("100000")
+    page.get_by_test_id("save-alerts").click()
+    expect(page.get_by_text("Your budget and alerts are saved.")).to_be_visible()
+    expect(page.get_by_test_id("paused")).to_have_count(0)
+    assert SpendPause.objects.get(account__user=user).lift_reason
