@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+import time_machine
 from django.core import mail
 
 from accounts.models import SuspensionCause, SuspensionKind, SuspensionRun, SuspensionStatus
@@ -14,6 +15,7 @@ from accounts.suspension import (
     pause_lift,
     pause_start,
     suspension_execute,
+    suspension_exempt_set,
     suspension_latest,
     suspension_start,
     suspension_sweep,
@@ -35,6 +37,13 @@ S = SuspensionStatus
 
 def _replicas(kube: FakeKube) -> dict[str, int]:
     return {d["metadata"]["name"]: d["spec"]["replicas"] for d in kube.deployments}
+
+
+@pytest.fixture(autouse=True)
+def _at_now():
+    """The clock at NOW (ticking): saving a budget checks the cap at the real time."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def _hard_cap(user, budget_cents: int | None, *, hard: bool = True):
@@ -267,3 +276,20 @@ def test_the_api_and_the_page_form_set_the_hard_cap(client, alice):
     response = client.post("/billing/alerts/", {"monthly_budget": "12", "alert_percents": "50"})
     assert response.status_code == 302
     assert client.get("/api/billing/alerts").json()["hard_cap"] is False
+
+
+def test_an_exempt_prepaid_user_is_not_paused_for_credits_but_is_by_their_hard_cap(
+    alice, staff, client, outsider
+):
+    account = prepaid_enable(
+        account=billing_account_ensure(user=alice), changed_by=staff, reason="t"
+    )
+    suspension_exempt_set(user=alice, staff=staff, reason="key customer", exempt=True)
+    estimate_set(alice, alice.cluster, 8_00)  # available -8.00
+    spend_alerts_check_users(user_ids={alice.pk}, now=NOW)
+    assert not SpendPause.objects.exists()
+
+    _hard_cap(alice, 5_00)  # saving checks the cap at once
+    assert SpendPause.objects.get(account=account).reason == "hard_cap"
+    client.force_login(outsider)
+    assert b"paused by your spend cap" not in client.get("/billing/").content

@@ -19,8 +19,9 @@ from usage.models import SpendEstimate
 pytestmark = pytest.mark.browser
 
 
-def test_prepaid_user_sets_a_budget_and_sees_todays_estimate(demo, login, page, screenshot):
-    user = User.objects.get(email=demo["prepaid"])
+def _spent_today(email: str) -> User:
+    """$2.70 of GPU so far today, estimated two minutes ago (fresh)."""
+    user = User.objects.get(email=email)
     SpendEstimate.objects.create(
         user=user,
         cluster=Cluster.objects.first()
@@ -31,6 +32,11 @@ def test_prepaid_user_sets_a_budget_and_sees_todays_estimate(demo, login, page, 
         cost=Decimal("2.70"),
         computed_at=timezone.now() - timedelta(minutes=2),
     )
+    return user
+
+
+def test_prepaid_user_sets_a_budget_and_sees_todays_estimate(demo, login, page, screenshot):
+    user = _spent_today(demo["prepaid"])
     login(demo["prepaid"])
     expect(page.get_by_role("heading", name="Today so far (estimate)")).to_be_visible()
     expect(page.get_by_test_id("today-estimate")).to_have_text("$2.70")
@@ -49,17 +55,7 @@ def test_prepaid_user_sets_a_budget_and_sees_todays_estimate(demo, login, page, 
 def test_a_hard_cap_below_the_spend_shows_the_pause_banner_and_raising_it_lifts(
     demo, login, page, screenshot
 ):
-    user = User.objects.get(email=demo["prepaid"])
-    SpendEstimate.objects.create(
-        user=user,
-        cluster=Cluster.objects.first()
-        or Cluster.objects.create(name="b", hopsworks_url="https://b.test"),
-        resource=Resource.GPU_HOURS,
-        day=billing_today(),
-        quantity=Decimal(3),
-        cost=Decimal("2.70"),
-        computed_at=timezone.now() - timedelta(minutes=2),
-    )
+    user = _spent_today(demo["prepaid"])
     login(demo["prepaid"])
     page.get_by_label("Monthly budget (USD)").fill("2")
     page.get_by_label("Hard cap").check()
