@@ -161,6 +161,9 @@ class SuspensionStatus(models.TextChoices):
 class SuspensionKind(models.TextChoices):
     SUSPEND = "suspend", "Suspend"
     RESUME = "resume", "Resume"
+    # The spend cap: stop running work without blocking the user, and lift that.
+    PAUSE = "pause", "Pause (spend cap)"
+    UNPAUSE = "unpause", "Unpause"
 
 
 class SuspensionCause(models.TextChoices):
@@ -170,6 +173,8 @@ class SuspensionCause(models.TextChoices):
     PAYMENT = "payment", "Payment received"
     BALANCE_RESTORED = "balance_restored", "Prepaid balance back at or above zero"
     STAFF = "staff", "Staff"
+    SPEND_CAP = "spend_cap", "Spend cap reached"
+    SPEND_CAP_LIFTED = "spend_cap_lifted", "Spend cap lifted"
 
 
 class SuspensionRun(RunBase):

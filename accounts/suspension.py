@@ -5,6 +5,13 @@ one recorded SuspensionStep each.
 
 suspend: stop_deployments -> stop_jobs -> block_user -> done
 resume:  unblock_user -> done
+pause:   stop_deployments -> stop_jobs -> done   (a spend cap: the user is not blocked)
+unpause: done
+
+The user's newest run that was not canceled is their state. A suspension takes precedence
+over a pause: suspending a paused user replaces the pause, pausing a suspended user does
+nothing, and lifting a pause never unblocks anyone. billing.budgets.caps decides a pause (an
+open SpendPause); `suspension_sync` starts the runs that make the work match.
 
 1. `suspension_start` / `suspension_lift` change the billing account's status at once (the
    status is true even while Hopsworks is down), cancel the user's unfinished runs, record the
@@ -43,12 +50,14 @@ from accounts.models import (
     User,
 )
 from accounts.runs import LEASE
+from billing.budgets.caps import spend_caps_recheck
 from billing.models import (
     AccountStatus,
     BillingAccount,
     BillingMode,
     CreditTransaction,
     DunningCase,
+    SpendPause,
 )
 from billing.payments.dunning import dunning_overdue
 from clusters import kube
@@ -67,7 +76,10 @@ S = SuspensionStatus
 STEPS = {
     SuspensionKind.SUSPEND: ["stop_deployments", "stop_jobs", "block_user", "done"],
     SuspensionKind.RESUME: ["unblock_user", "done"],
+    SuspensionKind.PAUSE: ["stop_deployments", "stop_jobs", "done"],
+    SuspensionKind.UNPAUSE: ["done"],
 }
+SUSPENSION_KINDS = [SuspensionKind.SUSPEND, SuspensionKind.RESUME]
 OPEN = [S.PENDING, S.RUNNING, S.WAITING, S.FAILED]
 SERVING_LABELS = ("serving.hops.works/", "serving.kserve.io/inferenceservice")
 ACTIVE_POD_PHASES = {"Pending", "Running"}
@@ -88,11 +100,13 @@ class SuspensionFailed(Exception):
 # --- starting and lifting ----------------------------------------------------------------------
 
 
-def suspension_latest(*, user: User) -> SuspensionRun | None:
-    """The user's newest run that was not canceled: it says whether they are suspended."""
-    return (
-        SuspensionRun.objects.filter(user=user).exclude(status=S.CANCELED).order_by("-id").first()
-    )
+def suspension_latest(*, user: User, kinds: list[str] | None = None) -> SuspensionRun | None:
+    """The user's newest run that was not canceled: it says whether they are suspended or
+    paused. With `kinds`, the newest of those kinds."""
+    runs_of_user = SuspensionRun.objects.filter(user=user).exclude(status=S.CANCELED)
+    if kinds is not None:
+        runs_of_user = runs_of_user.filter(kind__in=kinds)
+    return runs_of_user.order_by("-id").first()
 
 
 def suspension_is_active(*, user: User) -> bool:
@@ -133,6 +147,32 @@ def suspension_lift(
         return None
     _account_status_set(user, status)
     return _run_create(user, SuspensionKind.RESUME, cause, requested_by, note)
+
+
+@transaction.atomic
+def pause_start(*, user: User, note: str = "") -> SuspensionRun | None:
+    """Stop the user's running work for their spend cap, without blocking them. None (nothing
+    done) while they are suspended (that stopped it already and takes precedence), already
+    paused, or being resumed (the resume finishes unblocking first; the next sync pauses)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    latest = suspension_latest(user=user)
+    if latest is not None and (
+        latest.kind in (SuspensionKind.SUSPEND, SuspensionKind.PAUSE)
+        or (latest.kind == SuspensionKind.RESUME and latest.status in OPEN)
+    ):
+        return None
+    return _run_create(user, SuspensionKind.PAUSE, SuspensionCause.SPEND_CAP, None, note)
+
+
+@transaction.atomic
+def pause_lift(*, user: User, note: str = "") -> SuspensionRun | None:
+    """End a pause: nothing to unblock; the user starts again what they need. None unless the
+    user is paused (a suspension is never lifted here)."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    latest = suspension_latest(user=user)
+    if latest is None or latest.kind != SuspensionKind.PAUSE:
+        return None
+    return _run_create(user, SuspensionKind.UNPAUSE, SuspensionCause.SPEND_CAP_LIFTED, None, note)
 
 
 def _account_status_set(user: User, status: str) -> None:
@@ -197,7 +237,8 @@ def suspension_sync(*, user: User, now=None) -> SuspensionRun | None:
     2. suspended for one of those causes and the cause is gone (invoice paid, balance back at
        or above zero): resume; the status becomes in arrears while something is still owed
        within its grace, else active;
-    3. staff suspensions are left for staff to lift.
+    3. staff suspensions are left for staff to lift;
+    4. not suspended: pause or unpause as the spend cap asks (an open SpendPause or none).
     Returns the run it started, if any."""
     now = now or timezone.now()
     account = BillingAccount.objects.get(user=user)
@@ -206,7 +247,9 @@ def suspension_sync(*, user: User, now=None) -> SuspensionRun | None:
     suspended = latest is not None and latest.kind == SuspensionKind.SUSPEND
     if cause and not suspended:
         return suspension_start(user=user, cause=cause)
-    if cause or not suspended or latest.cause not in AUTOMATIC:
+    if not suspended:
+        return _pause_sync(user, account, latest)
+    if cause or latest.cause not in AUTOMATIC:
         return None
     owing = account.balance_cents < 0 if account.is_prepaid else _open_case(account)
     return suspension_lift(
@@ -214,6 +257,18 @@ def suspension_sync(*, user: User, now=None) -> SuspensionRun | None:
         cause=SuspensionCause.BALANCE_RESTORED if account.is_prepaid else SuspensionCause.PAYMENT,
         status=AccountStatus.IN_ARREARS if owing else AccountStatus.ACTIVE,
     )
+
+
+def _pause_sync(user: User, account: BillingAccount, latest: SuspensionRun | None):
+    """4. an open spend-cap pause and the work not paused: pause; paused and no open pause:
+    unpause."""
+    wanted = SpendPause.objects.filter(account=account, lifted_at__isnull=True).exists()
+    paused = latest is not None and latest.kind == SuspensionKind.PAUSE
+    if wanted and not paused:
+        return pause_start(user=user)
+    if paused and not wanted:
+        return pause_lift(user=user)
+    return None
 
 
 def _open_case(account: BillingAccount) -> bool:
@@ -224,10 +279,12 @@ def _open_case(account: BillingAccount) -> bool:
 
 def suspension_candidates() -> list[int]:
     """Users whose suspension state may need to change: an open dunning case, a prepaid
-    balance below zero, or an automatic suspension in place."""
+    balance below zero, an open spend-cap pause (its run may be missing), or an automatic
+    suspension in place. A lifted pause queues its own sync (a recorded task)."""
     owing = BillingAccount.objects.filter(
         Q(dunning_cases__status__in=[DunningCase.Status.OPEN, DunningCase.Status.OVERDUE])
         | Q(mode=BillingMode.PREPAID, balance_cents__lt=0)
+        | Q(pk__in=SpendPause.objects.filter(lifted_at__isnull=True).values("account_id"))
     ).values_list("user_id", flat=True)
     suspended = SuspensionRun.objects.filter(
         kind=SuspensionKind.SUSPEND, cause__in=AUTOMATIC
@@ -236,7 +293,9 @@ def suspension_candidates() -> list[int]:
 
 
 def suspension_sweep(*, now=None) -> dict[str, int]:
-    """Beat: bring every candidate in line with its billing state."""
+    """Beat: lift the spend-cap pauses whose cause is gone (a new month), then bring every
+    candidate in line with its billing state."""
+    spend_caps_recheck(now=now)
     started = 0
     for user in User.objects.filter(pk__in=suspension_candidates()):
         started += suspension_sync(user=user, now=now) is not None
@@ -253,22 +312,20 @@ def _reason_required(reason: str) -> str:
     return reason
 
 
-@transaction.atomic
 def suspension_staff_suspend(*, user: User, staff: User, reason: str) -> SuspensionRun | None:
-    reason = _reason_required(reason)
-    SuspensionAction.objects.create(
-        user=user, action=SuspensionAction.Action.SUSPEND, reason=reason, staff=staff
-    )
-    return suspension_start(user=user, cause=SuspensionCause.STAFF, requested_by=staff, note=reason)
+    return _staff_decide(user, staff, reason, SuspensionAction.Action.SUSPEND, suspension_start)
+
+
+def suspension_staff_resume(*, user: User, staff: User, reason: str) -> SuspensionRun | None:
+    return _staff_decide(user, staff, reason, SuspensionAction.Action.RESUME, suspension_lift)
 
 
 @transaction.atomic
-def suspension_staff_resume(*, user: User, staff: User, reason: str) -> SuspensionRun | None:
+def _staff_decide(user: User, staff: User, reason: str, action: str, change: Callable):
+    """The audit row, then the change it asks for (suspension_start or suspension_lift)."""
     reason = _reason_required(reason)
-    SuspensionAction.objects.create(
-        user=user, action=SuspensionAction.Action.RESUME, reason=reason, staff=staff
-    )
-    return suspension_lift(user=user, cause=SuspensionCause.STAFF, requested_by=staff, note=reason)
+    SuspensionAction.objects.create(user=user, action=action, reason=reason, staff=staff)
+    return change(user=user, cause=SuspensionCause.STAFF, requested_by=staff, note=reason)
 
 
 @transaction.atomic
@@ -384,45 +441,50 @@ def _record(step: SuspensionStep, key: str, item: dict) -> None:
     step.save(update_fields=["detail", "updated_at"])
 
 
-def _step_stop_deployments(*, user: User, run: SuspensionRun, step: SuspensionStep):
-    """Scale every serving deployment of the user's projects to zero."""
+def _in_each_namespace(user: User, stop: Callable[[kube.KubeClient, str, str], None]):
+    """Call `stop(client, project, namespace)` for each of the user's projects."""
     if user.cluster is None:
         return S.SKIPPED, {"reason": "The user has no cluster."}
     with kube.KubeClient(user.cluster) as client:
         for project in _projects(user):
-            namespace = namespace_for(project)
-            for deployment in list(client.deployments(namespace)):
-                meta, spec = deployment["metadata"], deployment.get("spec") or {}
-                labels = meta.get("labels") or {}
-                if not any(k.startswith(SERVING_LABELS) for k in labels):
-                    continue
-                if not spec.get("replicas"):
-                    continue
-                serving = labels.get("serving.kserve.io/inferenceservice") or meta["name"]
-                item = {"project": project, "name": meta["name"], "serving": serving}
-                _record(step, "stopped", {**item, "replicas": spec["replicas"]})
-                client.deployment_scale(namespace, meta["name"], 0)
+            stop(client, project, namespace_for(project))
     return S.DONE, {}
+
+
+def _step_stop_deployments(*, user: User, run: SuspensionRun, step: SuspensionStep):
+    """Scale every serving deployment of the user's projects to zero."""
+
+    def stop(client: kube.KubeClient, project: str, namespace: str) -> None:
+        for deployment in list(client.deployments(namespace)):
+            meta, spec = deployment["metadata"], deployment.get("spec") or {}
+            labels = meta.get("labels") or {}
+            if not any(k.startswith(SERVING_LABELS) for k in labels):
+                continue
+            if not spec.get("replicas"):
+                continue
+            serving = labels.get("serving.kserve.io/inferenceservice") or meta["name"]
+            item = {"project": project, "name": meta["name"], "serving": serving}
+            _record(step, "stopped", {**item, "replicas": spec["replicas"]})
+            client.deployment_scale(namespace, meta["name"], 0)
+
+    return _in_each_namespace(user, stop)
 
 
 def _step_stop_jobs(*, user: User, run: SuspensionRun, step: SuspensionStep):
     """Remove the running job executions (their Kubernetes Job, else the pod)."""
-    if user.cluster is None:
-        return S.SKIPPED, {"reason": "The user has no cluster."}
-    with kube.KubeClient(user.cluster) as client:
-        for project in _projects(user):
-            namespace = namespace_for(project)
-            pods = list(client.namespace_pods(namespace, label_selector="job-name"))
-            for pod in pods:
-                if (pod.get("status") or {}).get("phase") not in ACTIVE_POD_PHASES:
-                    continue
-                labels = pod["metadata"].get("labels") or {}
-                job = labels["job-name"]
-                item = {"project": project, "name": job, "execution": labels.get("execution", "")}
-                _record(step, "stopped", item)
-                if not client.job_delete(namespace, job):
-                    client.pod_delete(namespace, pod["metadata"]["name"])
-    return S.DONE, {}
+
+    def stop(client: kube.KubeClient, project: str, namespace: str) -> None:
+        for pod in list(client.namespace_pods(namespace, label_selector="job-name")):
+            if (pod.get("status") or {}).get("phase") not in ACTIVE_POD_PHASES:
+                continue
+            labels = pod["metadata"].get("labels") or {}
+            job = labels["job-name"]
+            item = {"project": project, "name": job, "execution": labels.get("execution", "")}
+            _record(step, "stopped", item)
+            if not client.job_delete(namespace, job):
+                client.pod_delete(namespace, pod["metadata"]["name"])
+
+    return _in_each_namespace(user, stop)
 
 
 def _step_block_user(*, user: User, run: SuspensionRun, step: SuspensionStep):
@@ -483,22 +545,22 @@ STEP_HANDLERS: dict[str, Callable[..., tuple[str, dict]]] = {
 RESUMED_SHOWN_FOR = timedelta(days=30)
 
 
-def suspension_summary(*, user: User, now=None) -> dict | None:
-    """For the billing page: the current suspension (what was stopped and when), or the one
-    lifted in the last 30 days (so the user knows what to start again); else None."""
+def suspension_summary(*, user: User, now=None, pause: bool = False) -> dict | None:
+    """For the billing page: the current suspension (with `pause`: spend-cap pause), what was
+    stopped and when, or the one lifted in the last 30 days (so the user knows what to start
+    again); else None."""
     now = now or timezone.now()
-    latest = suspension_latest(user=user)
+    stop, lift = (SuspensionKind.PAUSE, SuspensionKind.UNPAUSE) if pause else SUSPENSION_KINDS
+    latest = suspension_latest(user=user, kinds=[stop, lift])
     if latest is None:
         return None
-    if latest.kind == SuspensionKind.SUSPEND:
-        return {"active": True, **suspension_stopped(user=user)}
+    if latest.kind == stop:
+        return {"active": True, **_stopped_by(latest)}
     if latest.created_at < now - RESUMED_SHOWN_FOR:
         return None
     # A suspension the resume canceled half-way still stopped what its steps recorded.
     previous = (
-        SuspensionRun.objects.filter(user=user, kind=SuspensionKind.SUSPEND, id__lt=latest.id)
-        .order_by("-id")
-        .first()
+        SuspensionRun.objects.filter(user=user, kind=stop, id__lt=latest.id).order_by("-id").first()
     )
     if previous is None:
         return None

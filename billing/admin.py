@@ -16,6 +16,7 @@ from billing.models import (
     MeterReport,
     Price,
     PriceImport,
+    SpendPause,
 )
 from billing.payments.subscriptions import postpaid_switch
 from billing.portal.forms import GrantCreditsForm
@@ -239,6 +240,16 @@ class DunningCaseAdmin(ReadOnlyAdmin):
     list_display = ["account", "stripe_invoice_id", "status", "started_at", "grace_ends_at"]
     list_filter = ["status"]
     search_fields = ["account__user__email", "stripe_invoice_id"]
+    list_select_related = ["account__user"]
+
+
+@admin.register(SpendPause)
+class SpendPauseAdmin(ReadOnlyAdmin):
+    """Staff see every spend-cap pause (the work itself: Suspension runs, kind pause)."""
+
+    list_display = ["created_at", "account", "reason", "amount_cents", "limit_cents", "lifted_at"]
+    list_filter = ["reason", ("lifted_at", admin.EmptyFieldListFilter)]
+    search_fields = ["account__user__email"]
     list_select_related = ["account__user"]
 
 

@@ -500,6 +500,8 @@ class BudgetSettings(models.Model):
     alert_percents = models.JSONField(default=default_alert_percents)
     # Prepaid: alert when available credits fall below each; null: the global default.
     low_balance_thresholds_cents = models.JSONField(null=True, blank=True)
+    # A hard budget: reaching it pauses the account's running work (billing.budgets.caps).
+    hard_cap = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -545,3 +547,41 @@ class SpendAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.kind} {self.threshold} {self.period}"
+
+
+class SpendPause(models.Model):
+    """One pause of an account's running work by its spend cap (billing.budgets.caps), from the
+    crossing to its lift. At most one open per account (the unique condition): of several
+    checks that see the same crossing at once exactly one inserts it. accounts.suspension
+    stops and lifts the work to match."""
+
+    class Reason(models.TextChoices):
+        HARD_CAP = "hard_cap", "Hard monthly budget reached"
+        PREPAID_AVAILABLE = "prepaid_available", "Available credits below zero"
+
+    account = models.ForeignKey(BillingAccount, on_delete=models.CASCADE, related_name="pauses")
+    reason = models.CharField(max_length=32, choices=Reason.choices)
+    # Hard cap: "YYYY-MM" (the new month lifts); prepaid: "after-tx:<id>", the last posting that
+    # added credits (buying credits is what may lift it).
+    period = models.CharField(max_length=64)
+    # The month's spend (hard cap) or available credits (prepaid) when it was crossed, and the
+    # cap it was measured against (0 for prepaid).
+    amount_cents = models.BigIntegerField()
+    limit_cents = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    emailed_at = models.DateTimeField(null=True, blank=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lift_reason = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="spend_pause_one_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.reason} {self.period}"

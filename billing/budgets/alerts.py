@@ -14,10 +14,11 @@ from datetime import datetime
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from billing.budgets.spend import month_spend_cents, today_spend
+from billing.budgets.caps import spend_cap_check
+from billing.budgets.spend import last_credit_id, month_spend_cents, today_spend
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.errors import BillingError
@@ -34,6 +35,7 @@ class AlertSettings:
     monthly_budget_cents: int | None
     alert_percents: list[int]
     low_balance_thresholds_cents: list[int]
+    hard_cap: bool = False
 
 
 def alert_settings_of(*, account: BillingAccount) -> AlertSettings:
@@ -43,7 +45,10 @@ def alert_settings_of(*, account: BillingAccount) -> AlertSettings:
         return AlertSettings(None, [50, 80, 100], default_low)
     low = row.low_balance_thresholds_cents
     return AlertSettings(
-        row.monthly_budget_cents, row.alert_percents, default_low if low is None else low
+        row.monthly_budget_cents,
+        row.alert_percents,
+        default_low if low is None else low,
+        row.hard_cap,
     )
 
 
@@ -53,8 +58,13 @@ def alert_settings_set(
     monthly_budget_cents: int | None,
     alert_percents: list[int],
     low_balance_thresholds_cents: list[int] | None,
+    hard_cap: bool = False,
 ) -> BudgetSettings:
-    """Validated again here (every door comes through): positive, sane, at most 10 each."""
+    """Validated again here (every door comes through): positive, sane, at most 10 each; a
+    hard cap needs a budget. The cap is checked at once: raising it may lift a pause, lowering
+    it below the spend pauses."""
+    if hard_cap and monthly_budget_cents is None:
+        raise BillingError("A hard cap needs a monthly budget.")
     if monthly_budget_cents is not None and not 0 < monthly_budget_cents <= MAX_BUDGET_CENTS:
         raise BillingError("The monthly budget must be above zero and at most $1,000,000.")
     if len(alert_percents) > MAX_ALERTS or any(not 0 < p <= MAX_PERCENT for p in alert_percents):
@@ -70,8 +80,10 @@ def alert_settings_set(
             "monthly_budget_cents": monthly_budget_cents,
             "alert_percents": sorted(set(alert_percents)),
             "low_balance_thresholds_cents": None if low is None else sorted(set(low)),
+            "hard_cap": hard_cap,
         },
     )
+    spend_cap_check(account=account)
     return row
 
 
@@ -90,16 +102,11 @@ def spend_alerts_check(*, account: BillingAccount, now: datetime | None = None) 
                 crossed.append((SpendAlert.Kind.BUDGET, percent, period, spent))
     if prepaid_active(account):
         available = today_spend(account=account, now=now).available_cents
-        period = f"after-tx:{_last_credit_in(account)}"
+        period = f"after-tx:{last_credit_id(account)}"
         for threshold in wanted.low_balance_thresholds_cents:
             if available is not None and available < threshold:
                 crossed.append((SpendAlert.Kind.LOW_BALANCE, threshold, period, available))
     return [alert for c in crossed if (alert := _record(account, *c)) is not None]
-
-
-def _last_credit_in(account: BillingAccount) -> int:
-    """The last posting that added credits: buying or being granted credits re-arms alerts."""
-    return account.transactions.filter(amount_cents__gt=0).aggregate(m=Max("id"))["m"] or 0
 
 
 def _record(account, kind: str, threshold: int, period: str, amount: int) -> SpendAlert | None:
@@ -140,11 +147,13 @@ def _email(alert_id: int) -> None:
 
 
 def spend_alerts_check_users(*, user_ids: set[int], now: datetime | None = None) -> int:
-    """The check for every account among `user_ids` (after a sampler pass)."""
+    """The alert and cap checks for every account among `user_ids` (after a sampler pass or a
+    collection). The number of alerts recorded."""
     count = 0
     accounts = BillingAccount.objects.filter(user_id__in=user_ids).filter(
         Q(mode=BillingMode.PREPAID) | Q(budget__monthly_budget_cents__isnull=False)
     )
     for account in accounts.select_related("user"):
         count += len(spend_alerts_check(account=account, now=now))
+        spend_cap_check(account=account, now=now)
     return count

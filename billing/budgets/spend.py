@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from billing.ledger.accounts import prepaid_active
@@ -84,10 +84,21 @@ def month_spend_cents(*, account: BillingAccount, now: datetime | None = None) -
     """The month so far: collected days before today plus today's estimate. Also whether the
     estimate is stale."""
     now = now or timezone.now()
+    estimate = today_spend(account=account, now=now)
+    return month_collected_cents(account=account, now=now) + estimate.cost_cents, estimate.stale
+
+
+def month_collected_cents(*, account: BillingAccount, now: datetime) -> int:
+    """The month's collected days before today (no estimate)."""
     today = billing_today(now)
     first, _ = month_bounds(today)
     collected = UsageDay.objects.filter(
         user_id=account.user_id, date__gte=first, date__lt=today
     ).aggregate(c=Sum("cost_cents"))["c"]
-    estimate = today_spend(account=account, now=now)
-    return (collected or 0) + estimate.cost_cents, estimate.stale
+    return collected or 0
+
+
+def last_credit_id(account: BillingAccount) -> int:
+    """The last posting that added credits: buying or being granted credits re-arms the
+    low-balance alerts and may lift a prepaid pause."""
+    return account.transactions.filter(amount_cents__gt=0).aggregate(m=Max("id"))["m"] or 0

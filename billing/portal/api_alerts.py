@@ -35,6 +35,15 @@ def _dollars(**kwargs) -> serializers.DecimalField:
     )
 
 
+class StrictBoolean(serializers.BooleanField):
+    """JSON true or false only: "yes", 1 or "true" is a 400, not a guess."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class AlertsIn(serializers.Serializer):
     monthly_budget = _dollars(allow_null=True, help_text="Dollars a month; null: no budget.")
     alert_percents = serializers.ListField(
@@ -49,6 +58,15 @@ class AlertsIn(serializers.Serializer):
         default=None,
         help_text="Prepaid, dollars; null: the default threshold.",
     )
+    hard_cap = StrictBoolean(
+        default=False,
+        help_text="Reaching the budget pauses running deployments and job executions.",
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["hard_cap"] and attrs["monthly_budget"] is None:
+            raise serializers.ValidationError({"hard_cap": "A hard cap needs a monthly budget."})
+        return attrs
 
 
 class AlertOut(serializers.Serializer):
@@ -66,6 +84,7 @@ class AlertsOut(serializers.Serializer):
     low_balance_thresholds = serializers.ListField(
         child=serializers.DecimalField(max_digits=12, decimal_places=2)
     )
+    hard_cap = serializers.BooleanField()
     history = AlertOut(many=True)
 
 
@@ -77,6 +96,7 @@ def _out(account) -> dict:
             "monthly_budget": None if budget is None else from_cents(budget),
             "alert_percents": wanted.alert_percents,
             "low_balance_thresholds": [from_cents(t) for t in wanted.low_balance_thresholds_cents],
+            "hard_cap": wanted.hard_cap,
             "history": SpendAlert.objects.filter(account=account)[:50],
         }
     ).data
@@ -117,5 +137,6 @@ class AlertsView(APIView):
             ),
             alert_percents=values["alert_percents"],
             low_balance_thresholds_cents=None if low is None else [to_cents(t) for t in low],
+            hard_cap=values["hard_cap"],
         )
         return Response(_out(account))

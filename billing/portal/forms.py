@@ -152,6 +152,16 @@ class AlertsForm(forms.Form):
     low_balance_thresholds = forms.CharField(
         label="Low-balance alerts (USD, prepaid)", required=False, max_length=200
     )
+    hard_cap = forms.BooleanField(
+        label="Hard cap: pause my running deployments and jobs when the budget is reached",
+        required=False,
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("hard_cap") and data.get("monthly_budget") is None:
+            self.add_error("hard_cap", "A hard cap needs a monthly budget.")
+        return data
 
     def clean_alert_percents(self) -> list[int]:
         parts = [p.strip() for p in self.cleaned_data["alert_percents"].split(",") if p.strip()]

@@ -25,6 +25,7 @@ from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
+from billing.portal.pause import pause_of
 from billing.portal.statement import month_statement
 from config.errors import DomainError, page_error
 from config.ids import parse_id
@@ -65,6 +66,7 @@ def billing_page(request):
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
         "today_spend": today_spend(account=account),
+        "pause": pause_of(account),
         **_alerts_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
@@ -91,6 +93,7 @@ def _alerts_context(account, form: AlertsForm | None = None) -> dict:
                 "low_balance_thresholds": ", ".join(
                     str(from_cents(t)) for t in wanted.low_balance_thresholds_cents
                 ),
+                "hard_cap": wanted.hard_cap,
             }
         )
     history = SpendAlert.objects.filter(account=account)[:20]
@@ -111,6 +114,7 @@ def alerts_save(request):
                 monthly_budget_cents=None if budget is None else to_cents(budget),
                 alert_percents=form.cleaned_data["alert_percents"],
                 low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
+                hard_cap=form.cleaned_data["hard_cap"],
             )
         except DomainError as exc:
             page_error(request, exc, form=form)

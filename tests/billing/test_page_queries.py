@@ -1,4 +1,4 @@
-"""Query budget: the billing page and GET /api/billing stay within 15 queries for a user with
+"""Query budget: the billing page and GET /api/billing stay within 16 queries for a user with
 a year of usage across 3 clusters and 5,000 ledger rows (aggregates run in the database)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from tests.billing.page_data import clusters_make, ledger_make, usage_make
 from tests.billing.test_page_invoices import invoice_make
 from tests.html import table_rows
 
-MAX_QUERIES = 15
+MAX_QUERIES = 16  # 15, and the spend-cap pause banner (not cached: a sampler pass changes it)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from usage.models import SpendEstimate
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
-def estimate_set(user, cluster, cents: int) -> None:
+def estimate_set(user, cluster, cents: int, *, stale: bool = False) -> None:
     SpendEstimate.objects.update_or_create(
         user=user,
         cluster=cluster,
@@ -29,7 +29,7 @@ def estimate_set(user, cluster, cents: int) -> None:
             "quantity": Decimal(1),
             "cost": Decimal(cents) / 100,
             "computed_at": NOW,
-            "stale": False,
+            "stale": stale,
         },
     )
 

@@ -7,7 +7,12 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
+from billing.budgets.alerts import alert_settings_set
+from billing.budgets.caps import spend_cap_check
+from billing.ledger import billing_account_ensure
 from billing.ledger.money import to_cents
+from billing.models import SpendPause
+from jobs.models import PendingTask
 from tests.fakes.kube_server import Failure, pod
 from tests.usage.conftest import COLLECTED_AT, at
 from usage.models import SpendEstimate, UsageLineItem
@@ -76,3 +81,34 @@ def test_an_unreadable_project_list_leaves_the_estimate_stale(
     rows = SpendEstimate.objects.filter(user=owner)
     assert rows.exists() and all(r.stale for r in rows)
     assert {r.computed_at for r in rows} == {at("2024-01-15T13:00:00")}
+
+
+def _hard_cap(user, budget_cents: int) -> None:
+    alert_settings_set(
+        account=billing_account_ensure(user=user),
+        monthly_budget_cents=budget_cents,
+        alert_percents=[],
+        low_balance_thresholds_cents=None,
+        hard_cap=True,
+    )
+
+
+def test_the_sampler_pass_pauses_at_a_hard_cap_but_never_on_a_stale_estimate(
+    owner, catalogue, cluster, busy_day
+):
+    _hard_cap(owner, 1_000_00)
+    usage_sample(cluster=cluster, now=at("2024-01-15T13:00:00"))
+    assert _estimate_cents(owner) > 1 and not SpendPause.objects.exists()
+
+    busy_day.failures["pods"] = Failure(status=500, page=2)
+    with pytest.raises(Exception):  # noqa: B017 - the sampler's KubeError
+        usage_sample(cluster=cluster, now=at("2024-01-15T13:05:00"))
+    _hard_cap(owner, 1)  # one cent: only the (now stale) estimate is above it
+    spend_cap_check(account=billing_account_ensure(user=owner), now=at("2024-01-15T13:06:00"))
+    assert not SpendPause.objects.exists()
+
+    busy_day.failures.clear()
+    usage_sample(cluster=cluster, now=at("2024-01-15T13:10:00"))
+    pause = SpendPause.objects.get()
+    assert (pause.reason, pause.period, pause.limit_cents) == ("hard_cap", "2024-01", 1)
+    assert PendingTask.objects.filter(task_name="accounts.tasks.suspension_sync_user").exists()
