@@ -210,6 +210,21 @@ def credits_record_purchase(
     return _post(account.pk, posting)
 
 
+def credits_record_payment(
+    *, account: BillingAccount, amount_cents: int, stripe_payment_intent_id: str
+) -> CreditTransaction:
+    """Paid credits from an off-session PaymentIntent (auto top-up); its id is the key."""
+    _validate_amount(amount_cents, positive=True)
+    posting = _Posting(
+        kind=TransactionKind.PURCHASE,
+        amount_cents=amount_cents,
+        idempotency_key=f"payment_intent:{stripe_payment_intent_id}",
+        funding=Funding.PAID,
+        source_ref=f"payment_intent:{stripe_payment_intent_id}",
+    )
+    return _post(account.pk, posting)
+
+
 def credits_deduct_usage(
     *, account: BillingAccount, usage_ref: str, cost_cents: int
 ) -> CreditTransaction | None:

@@ -26,6 +26,7 @@ from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.statement import month_statement
+from billing.portal.views_auto_topup import auto_topup_context
 from config.errors import DomainError, page_error
 from config.ids import parse_id
 
@@ -66,6 +67,7 @@ def billing_page(request):
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
         "today_spend": today_spend(account=account),
         **_alerts_context(account),
+        **auto_topup_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
     }

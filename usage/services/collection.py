@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.budgets.alerts import spend_alerts_check_users
+from billing.budgets.auto_topup import auto_topup_check_users
 from billing.ledger import (
     BillingError,
     billing_modes_on_day,
@@ -249,4 +250,5 @@ def _deduct(days: list[UsageDay]) -> list[str]:
         except BillingError as exc:
             refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
     spend_alerts_check_users(user_ids=set(accounts))
+    auto_topup_check_users(user_ids=set(accounts))
     return refused
