@@ -9,12 +9,12 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from billing.budgets.auto_topup import auto_topup_of
 from billing.ledger import billing_account_ensure, prepaid_active
 from billing.ledger.money import from_cents, to_cents
 from billing.models import BillingAccount
 from billing.payments.auto_topup import auto_topup_card_setup_start, auto_topup_settings_set
 from billing.portal.forms import AutoTopUpForm
+from billing.portal.selectors import auto_topup_shown
 from config.errors import DomainError, page_error
 
 
@@ -22,7 +22,7 @@ def auto_topup_context(account: BillingAccount, form: AutoTopUpForm | None = Non
     """What templates/billing/_auto_topup.html shows; nothing for postpaid accounts."""
     if not prepaid_active(account):
         return {"auto_topup_form": None}
-    row = auto_topup_of(account=account)
+    row, last = auto_topup_shown(account)
     if form is None:
         initial = {"enabled": False, "threshold": from_cents(1000), "amount": from_cents(2500)}
         if row is not None:
@@ -35,7 +35,7 @@ def auto_topup_context(account: BillingAccount, form: AutoTopUpForm | None = Non
     return {
         "auto_topup_form": form,
         "auto_topup": row,
-        "auto_topup_charges": account.auto_topup_charges.all()[:5],
+        "auto_topup_last": last,
     }
 
 

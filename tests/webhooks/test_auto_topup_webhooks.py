@@ -148,6 +148,7 @@ def test_three_failures_in_a_row_turn_it_off_with_a_banner(
     client.force_login(account.user)
     html = client.get("/billing/").content.decode()
     assert "turned itself off after 3 failed payments" in text_of(html, "auto-topup-off")
+    assert "Failed (Your card was declined.)" in text_of(html, "auto-topup-last")
     credits_deduct_usage(account=account, usage_ref="usage_day:4", cost_cents=100)
     with django_capture_on_commit_callbacks(execute=True):
         assert auto_topup_check(account=account) is None  # off: no more charges
