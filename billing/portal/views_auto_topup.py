@@ -4,7 +4,6 @@ billing.payments.auto_topup; always the caller's own account."""
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
@@ -13,6 +12,7 @@ from billing.ledger import billing_account_ensure, prepaid_active
 from billing.ledger.money import from_cents, to_cents
 from billing.models import BillingAccount
 from billing.payments.auto_topup import auto_topup_card_setup_start, auto_topup_settings_set
+from billing.portal.form_doors import form_saved
 from billing.portal.forms import AutoTopUpForm
 from billing.portal.selectors import auto_topup_shown
 from config.errors import DomainError, page_error
@@ -44,19 +44,17 @@ def auto_topup_context(account: BillingAccount, form: AutoTopUpForm | None = Non
 def auto_topup_save(request):
     account = billing_account_ensure(user=request.user)
     form = AutoTopUpForm(request.POST)
-    if form.is_valid():
-        try:
-            auto_topup_settings_set(
-                account=account,
-                enabled=form.cleaned_data["enabled"],
-                threshold_cents=to_cents(form.cleaned_data["threshold"]),
-                amount_cents=to_cents(form.cleaned_data["amount"]),
-            )
-        except DomainError as exc:
-            page_error(request, exc, form=form)
-        else:
-            messages.success(request, "Your auto top-up is saved.")
-            return redirect("billing")
+
+    def save(data: dict) -> None:
+        auto_topup_settings_set(
+            account=account,
+            enabled=data["enabled"],
+            threshold_cents=to_cents(data["threshold"]),
+            amount_cents=to_cents(data["amount"]),
+        )
+
+    if form_saved(request, form, save, "Your auto top-up is saved."):
+        return redirect("billing")
     context = {"account": account, "currency": account.currency} | auto_topup_context(account, form)
     return render(request, "billing/auto_topup_invalid.html", context, status=400)
 

@@ -12,10 +12,9 @@ from django.core import mail
 from billing.budgets.auto_topup import auto_topup_check, auto_topup_is_on
 from billing.ledger import credits_deduct_usage, credits_record_purchase
 from billing.models import AutoTopUp, AutoTopUpCharge, BillingAccount, CreditTransaction
-from billing.payments.auto_topup import auto_topup_settings_set
 from clusters.models import Cluster
-from config.celery import app
 from jobs.models import PendingTask
+from tests.billing.auto_topup_data import auto_topup_ready
 from tests.concurrency import run_at_once
 from tests.stripe_fakes import PaymentIntentsFake
 from usage.models import UsageDay
@@ -26,28 +25,11 @@ NOW = datetime(2026, 11, 25, 4, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def eager():
-    """Enqueued tasks run at once, here (no worker in the unit tests)."""
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
-
-
-@pytest.fixture
 def topup_account(prepaid_account, stripe_env):
     """$20 of credits, a saved card, auto top-up of $25 below $10."""
-    BillingAccount.objects.filter(pk=prepaid_account.pk).update(
-        stripe_customer_id="cus_topup",
-        payment_method_id="pm_card_visa",
-        payment_method_brand="visa",
-        payment_method_last4="4242",
-    )
-    prepaid_account.refresh_from_db()
-    auto_topup_settings_set(
-        account=prepaid_account, enabled=True, threshold_cents=1000, amount_cents=2500
-    )
-    credits_record_purchase(account=prepaid_account, amount_cents=2000, stripe_session_id="cs_1")
-    return prepaid_account
+    account = auto_topup_ready(prepaid_account)
+    credits_record_purchase(account=account, amount_cents=2000, stripe_session_id="cs_1")
+    return account
 
 
 @pytest.fixture
@@ -64,7 +46,7 @@ def granted(account) -> list[CreditTransaction]:
 
 
 def test_the_nightly_deduction_crossing_the_threshold_charges_once_with_the_rows_key(
-    topup_account, intents, eager, django_capture_on_commit_callbacks
+    topup_account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     cluster = Cluster.objects.create(name="c1", hopsworks_url="https://c1.test/api")
     UsageDay.objects.create(
@@ -110,7 +92,7 @@ def test_the_charge_is_recorded_and_queued_before_stripe_is_called(topup_account
 
 
 def test_a_new_crossing_needs_the_balance_back_above_the_threshold(
-    topup_account, intents, eager, django_capture_on_commit_callbacks
+    topup_account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     intents.outcome = "processing"  # no grant yet: the balance stays below
     spend(topup_account, 1500)
@@ -131,15 +113,10 @@ def test_a_new_crossing_needs_the_balance_back_above_the_threshold(
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_crossings_give_one_charge(
-    prepaid_account, stripe_env, stripe_http, eager
+    prepaid_account, stripe_env, stripe_http, eager_tasks
 ):
     intents = PaymentIntentsFake(stripe_http)
-    BillingAccount.objects.filter(pk=prepaid_account.pk).update(
-        stripe_customer_id="cus_storm", payment_method_id="pm_card_visa"
-    )
-    auto_topup_settings_set(
-        account=prepaid_account, enabled=True, threshold_cents=1000, amount_cents=2500
-    )
+    auto_topup_ready(prepaid_account)
     credits_record_purchase(account=prepaid_account, amount_cents=2000, stripe_session_id="cs_s")
     spend(prepaid_account, 1500)
 
@@ -160,7 +137,7 @@ def test_twenty_concurrent_crossings_give_one_charge(
 
 @pytest.mark.parametrize("outcome", ["error_500", "timeout"])
 def test_stripe_down_records_the_attempt_grants_nothing_and_does_not_retry(
-    topup_account, intents, eager, django_capture_on_commit_callbacks, outcome
+    topup_account, intents, eager_tasks, django_capture_on_commit_callbacks, outcome
 ):
     intents.outcome = outcome
     spend(topup_account, 1500)
@@ -182,7 +159,7 @@ def test_stripe_down_records_the_attempt_grants_nothing_and_does_not_retry(
 
 
 def test_no_saved_card_is_a_recorded_failure(
-    topup_account, intents, eager, django_capture_on_commit_callbacks
+    topup_account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     BillingAccount.objects.filter(pk=topup_account.pk).update(payment_method_id="")
     spend(topup_account, 1500)

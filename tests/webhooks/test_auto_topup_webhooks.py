@@ -9,33 +9,17 @@ from django.core import mail
 
 from billing.budgets.auto_topup import auto_topup_check
 from billing.ledger import credits_deduct_usage, credits_record_purchase
-from billing.models import AutoTopUp, AutoTopUpCharge, BillingAccount, CreditTransaction
-from billing.payments.auto_topup import auto_topup_settings_set
-from config.celery import app
+from billing.models import AutoTopUp, AutoTopUpCharge, CreditTransaction
+from tests.billing.auto_topup_data import CUSTOMER, auto_topup_ready
 from tests.html import text_of
 from tests.stripe_fakes import PaymentIntentsFake, payment_intent, post_event, stripe_event
 
 pytestmark = pytest.mark.django_db
-CUSTOMER = "cus_topup"
-
-
-@pytest.fixture
-def eager():
-    app.conf.task_always_eager = True
-    yield
-    app.conf.task_always_eager = False
 
 
 @pytest.fixture
 def account(prepaid_account, stripe_env):
-    BillingAccount.objects.filter(pk=prepaid_account.pk).update(
-        stripe_customer_id=CUSTOMER, payment_method_id="pm_card_visa"
-    )
-    prepaid_account.refresh_from_db()
-    auto_topup_settings_set(
-        account=prepaid_account, enabled=True, threshold_cents=1000, amount_cents=2500
-    )
-    return prepaid_account
+    return auto_topup_ready(prepaid_account)
 
 
 @pytest.fixture
@@ -75,7 +59,7 @@ def topups_granted(account) -> list[CreditTransaction]:
 
 
 def test_payment_intent_succeeded_delivered_five_times_grants_once(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     charge = cross(account, 1, django_capture_on_commit_callbacks)
     assert charge.status == AutoTopUpCharge.Status.PROCESSING
@@ -94,7 +78,7 @@ def test_payment_intent_succeeded_delivered_five_times_grants_once(
 
 
 def test_three_d_secure_on_create_notifies_once_and_grants_nothing(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     intents.outcome = "authentication_required"
     charge = cross(account, 1, django_capture_on_commit_callbacks)
@@ -118,7 +102,7 @@ def test_three_d_secure_on_create_notifies_once_and_grants_nothing(
 
 
 def test_requires_action_by_webhook_notifies_and_grants_nothing(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     charge = cross(account, 1, django_capture_on_commit_callbacks)
     event = intent_event(
@@ -134,7 +118,7 @@ def test_requires_action_by_webhook_notifies_and_grants_nothing(
 
 
 def test_three_failures_in_a_row_turn_it_off_with_a_banner(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     for n in (1, 2, 3):
         charge = cross(account, n, django_capture_on_commit_callbacks)
@@ -164,7 +148,7 @@ def test_three_failures_in_a_row_turn_it_off_with_a_banner(
 
 
 def test_a_success_resets_the_failure_count(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     for n in (1, 2):
         charge = cross(account, n, django_capture_on_commit_callbacks)
@@ -178,7 +162,7 @@ def test_a_success_resets_the_failure_count(
 
 
 def test_a_late_failure_cannot_undo_a_grant(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     charge = cross(account, 1, django_capture_on_commit_callbacks)
     post_event(client, intent_event(charge, "payment_intent.succeeded"))
@@ -196,7 +180,7 @@ def test_a_checkout_purchases_payment_intent_is_acknowledged_and_ignored(client,
 
 
 def test_a_top_up_id_of_another_customer_is_refused(
-    client, account, intents, eager, django_capture_on_commit_callbacks
+    client, account, intents, eager_tasks, django_capture_on_commit_callbacks
 ):
     charge = cross(account, 1, django_capture_on_commit_callbacks)
     event = intent_event(charge, "payment_intent.succeeded")
