@@ -33,16 +33,18 @@ def auto_topup_is_on(*, account: BillingAccount) -> bool:
 
 def auto_topup_check(*, account: BillingAccount) -> AutoTopUpCharge | None:
     """1. unless prepaid with auto top-up on and the balance below the threshold, nothing;
-    2. record the crossing (unique): a crossing recorded already is nothing;
+    2. record the crossing (unique), the balance and the crossing both read as of the latest
+       posting: a crossing recorded already is nothing;
     3. enqueue the charge, recorded in this transaction so a broker outage only delays it."""
     wanted = AutoTopUp.objects.filter(account=account, enabled=True).first()
     if wanted is None or not prepaid_active(account):
         return None
-    balance = BillingAccount.objects.values_list("balance_cents", flat=True).get(pk=account.pk)
+    latest = account.transactions.order_by("-id").values_list("id", "balance_after_cents").first()
+    last_id, balance = latest or (0, 0)
     if balance >= wanted.threshold_cents:
         return None
     with transaction.atomic():
-        charge = _record(account, wanted, balance)
+        charge = _record(account, wanted, balance, _crossing(account, wanted, last_id))
         if charge is not None:
             task_enqueue(CHARGE_TASK, args=[charge.pk], key=f"auto-topup:{charge.pk}")
     return charge
@@ -56,19 +58,23 @@ def auto_topup_check_users(*, user_ids: set[int]) -> int:
     return sum(auto_topup_check(account=a) is not None for a in accounts)
 
 
-def _crossing(account: BillingAccount, threshold_cents: int) -> str:
-    last_above = account.transactions.filter(balance_after_cents__gte=threshold_cents).aggregate(
-        m=Max("id")
-    )["m"]
-    return f"{threshold_cents}:after-tx:{last_above or 0}"
+def _crossing(account: BillingAccount, wanted: AutoTopUp, last_id: int) -> str:
+    """Read as of posting `last_id`, the one whose balance was checked: a top-up granted
+    meanwhile cannot make a late check see a new crossing (the ledger is append-only)."""
+    last_above = account.transactions.filter(
+        id__lte=last_id, balance_after_cents__gte=wanted.threshold_cents
+    ).aggregate(m=Max("id"))["m"]
+    return f"{wanted.threshold_cents}:after-tx:{last_above or 0}"
 
 
-def _record(account: BillingAccount, wanted: AutoTopUp, balance: int) -> AutoTopUpCharge | None:
+def _record(
+    account: BillingAccount, wanted: AutoTopUp, balance: int, crossing: str
+) -> AutoTopUpCharge | None:
     try:
         with transaction.atomic():
             return AutoTopUpCharge.objects.create(
                 account=account,
-                crossing=_crossing(account, wanted.threshold_cents),
+                crossing=crossing,
                 threshold_cents=wanted.threshold_cents,
                 amount_cents=wanted.amount_cents,
                 balance_cents=balance,

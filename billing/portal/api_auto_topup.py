@@ -19,7 +19,6 @@ from billing.ledger import billing_account_ensure, prepaid_active
 from billing.ledger.money import from_cents, to_cents
 from billing.models import AutoTopUpCharge, BillingAccount
 from billing.payments.auto_topup import auto_topup_settings_set
-from billing.portal.api import RawJsonField
 
 MAX_DOLLARS = Decimal(1_000_000)
 
@@ -30,10 +29,30 @@ def _dollars(**kwargs) -> serializers.DecimalField:
     )
 
 
+class AutoTopUpIn(serializers.Serializer):
+    account_id = serializers.IntegerField(
+        required=False, help_text="Optional: your own account id (another one is refused)."
+    )
+    enabled = serializers.BooleanField()
+    threshold = _dollars(source="threshold_cents", help_text="Dollars: top up below this.")
+    amount = _dollars(source="amount_cents", help_text="Dollars, within the purchase limits.")
+
+    def validate_account_id(self, value):
+        if str(value) != str(self.context["account"].pk):
+            raise PermissionDenied("You can only set your own auto top-up.")
+        return value
+
+    def validate(self, data):
+        data.pop("account_id", None)
+        return data | {k: to_cents(data[k]) for k in ("threshold_cents", "amount_cents")}
+
+
 class AutoTopUpChargeOut(serializers.Serializer):
     amount_cents = serializers.IntegerField()
     balance_cents = serializers.IntegerField(help_text="The balance that crossed the threshold.")
-    status = serializers.ChoiceField(choices=AutoTopUpCharge.Status.choices)
+    status = serializers.CharField(
+        help_text=", ".join(f"{value}: {label}" for value, label in AutoTopUpCharge.Status.choices)
+    )
     failure_reason = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -70,20 +89,7 @@ class AutoTopUpView(APIView):
 
     permission_classes = [IsAuthenticated]
 
-    class InputSerializer(serializers.Serializer):
-        account_id = RawJsonField(required=False)
-        enabled = serializers.BooleanField()
-        threshold = _dollars(source="threshold_cents", help_text="Dollars: top up below this.")
-        amount = _dollars(source="amount_cents", help_text="Dollars, within the purchase limits.")
-
-        def validate_account_id(self, value):
-            if str(value) != str(self.context["account"].pk):
-                raise PermissionDenied("You can only set your own auto top-up.")
-            return value
-
-        def validate(self, data):
-            data.pop("account_id", None)
-            return data | {k: to_cents(data[k]) for k in ("threshold_cents", "amount_cents")}
+    InputSerializer = AutoTopUpIn
 
     @extend_schema(
         operation_id="billing_auto_topup_read",

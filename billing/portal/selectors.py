@@ -4,7 +4,6 @@ or a year; a month's lines and their allocated cents are billing.portal.statemen
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -210,39 +209,44 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
     return account, tuple(getattr(account, name) for name in version)
 
 
+AUTO_TOPUP_SHOWN = ("enabled", "threshold_cents", "amount_cents", "disabled_reason")
+LAST_TOPUP_SHOWN = ("status", "failure_reason", "amount_cents", "created_at")
+
+
 def _auto_topup_columns(outer: str) -> dict[str, str]:
-    """The auto top-up settings and the latest top-up as JSON text, read with the account so
-    the page's auto top-up section costs no query of its own (see `auto_topup_shown`)."""
+    """The auto top-up settings and the latest top-up, read with the account so the page's
+    auto top-up section costs no query of its own (see `auto_topup_shown`)."""
     row, charge = AutoTopUp._meta.db_table, AutoTopUpCharge._meta.db_table
-    return {
-        "auto_topup_json": f"SELECT row_to_json(a)::text FROM {row} a"
-        f" WHERE a.account_id = {outer}.id",
-        "auto_topup_last_json": f"SELECT row_to_json(c)::text FROM {charge} c"
-        f" WHERE c.account_id = {outer}.id ORDER BY c.id DESC LIMIT 1",
+    columns = {
+        f"topup_{name}": f"SELECT {name} FROM {row} WHERE account_id = {outer}.id"
+        for name in AUTO_TOPUP_SHOWN
+    }
+    return columns | {
+        f"topup_last_{name}": f"SELECT {name} FROM {charge} WHERE account_id = {outer}.id"
+        " ORDER BY id DESC LIMIT 1"
+        for name in LAST_TOPUP_SHOWN
     }
 
 
 def auto_topup_shown(account: BillingAccount) -> tuple[AutoTopUp | None, AutoTopUpCharge | None]:
     """The account's auto top-up settings and latest top-up: from `account_with_version`'s
     columns when the account came from there, else read now."""
-    if not hasattr(account, "auto_topup_json"):
+    if not hasattr(account, "topup_enabled"):
         return (
             AutoTopUp.objects.filter(account=account).first(),
             AutoTopUpCharge.objects.filter(account=account).order_by("-id").first(),
         )
     return (
-        _from_json(AutoTopUp, account.auto_topup_json),
-        _from_json(AutoTopUpCharge, account.auto_topup_last_json),
+        _shown(AutoTopUp, account, "topup_", AUTO_TOPUP_SHOWN),
+        _shown(AutoTopUpCharge, account, "topup_last_", LAST_TOPUP_SHOWN),
     )
 
 
-def _from_json(model, text: str | None):
-    if not text:
-        return None
-    data = json.loads(text)
-    return model(
-        **{f.attname: f.to_python(data.get(f.attname)) for f in model._meta.concrete_fields}
-    )
+def _shown(model, account: BillingAccount, prefix: str, names: tuple[str, ...]):
+    values = {name: getattr(account, prefix + name) for name in names}
+    if values[names[0]] is None:
+        return None  # no row (the first column is never null in one)
+    return model(**{n: model._meta.get_field(n).to_python(v) for n, v in values.items()})
 
 
 def collecting(*, account: BillingAccount) -> dict:
