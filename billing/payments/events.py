@@ -204,6 +204,8 @@ def stripe_event_user_id(event: dict) -> int | None:
         filters = {"charge_reversals__stripe_id": obj.get("id")}
     else:
         filters = {"stripe_customer_id": _event_customer(event)}
+    if None in filters.values():  # a guest's payment: filtering on None would match IS NULL
+        return None
     return BillingAccount.objects.filter(**filters).values_list("user_id", flat=True).first()
 
 

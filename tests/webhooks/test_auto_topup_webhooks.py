@@ -10,6 +10,7 @@ from django.core import mail
 from billing.budgets.auto_topup import auto_topup_check
 from billing.ledger import credits_deduct_usage, credits_record_purchase
 from billing.models import AutoTopUp, AutoTopUpCharge, CreditTransaction
+from jobs.models import PendingTask
 from tests.billing.auto_topup_data import CUSTOMER, auto_topup_ready
 from tests.html import text_of
 from tests.stripe_fakes import PaymentIntentsFake, payment_intent, post_event, stripe_event
@@ -172,11 +173,13 @@ def test_a_late_failure_cannot_undo_a_grant(
     assert len(topups_granted(account)) == 1 and mail.outbox == []
 
 
-def test_a_checkout_purchases_payment_intent_is_acknowledged_and_ignored(client, account):
+def test_a_checkout_purchases_payment_intent_is_acknowledged_and_ignored(client, account, outsider):
     intent = payment_intent("pi_checkout", customer=None, amount=2500)
     event = stripe_event("payment_intent.succeeded", intent, event_id="evt_checkout_pi")
     assert post_event(client, event).status_code == 200
     assert topups_granted(account) == []
+    # A guest's payment names nobody: no one's suspension is re-evaluated for it.
+    assert not PendingTask.objects.filter(task_name="accounts.tasks.suspension_sync_user").exists()
 
 
 def test_a_top_up_id_of_another_customer_is_refused(
