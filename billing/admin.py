@@ -7,6 +7,7 @@ from django.utils.html import format_html
 from billing.ledger import BillingError, credits_grant, prepaid_enable, staff_grant_key
 from billing.ledger.money import format_cents
 from billing.models import (
+    AutoTopUpCharge,
     BillingAccount,
     BillingModeChange,
     ChargeReversal,
@@ -266,4 +267,14 @@ class ChargeReversalAdmin(ReadOnlyAdmin):
     ]
     list_filter = ["kind", "target", "status"]
     search_fields = ["account__user__email", "stripe_id", "stripe_charge_id"]
+    list_select_related = ["account__user"]
+
+
+@admin.register(AutoTopUpCharge)
+class AutoTopUpChargeAdmin(ReadOnlyAdmin):
+    """Auto top-ups and why one failed (the user was emailed; nothing to do but look)."""
+
+    list_display = ["created_at", "account", "amount_cents", "status", "stripe_payment_intent_id"]
+    list_filter = ["status"]
+    search_fields = ["account__user__email", "stripe_payment_intent_id"]
     list_select_related = ["account__user"]

@@ -585,3 +585,81 @@ class SpendPause(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.reason} {self.period}"
+
+
+class AutoTopUp(models.Model):
+    """A prepaid account's auto top-up: when the balance falls below `threshold_cents`, the
+    saved card is charged `amount_cents` off-session (billing.budgets.auto_topup finds the
+    crossing, billing.payments.auto_topup charges). Absent row: off."""
+
+    account = models.OneToOneField(
+        BillingAccount, on_delete=models.CASCADE, related_name="auto_topup"
+    )
+    enabled = models.BooleanField(default=False)
+    threshold_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField()
+    # Failed top-ups in a row; at AUTO_TOPUP_MAX_FAILURES it turns itself off (a success resets).
+    consecutive_failures = models.PositiveSmallIntegerField(default=0)
+    # Why it turned itself off, shown as a banner until the user turns it on again.
+    disabled_reason = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(threshold_cents__gt=0, amount_cents__gt=0),
+                name="auto_topup_positive",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"auto top-up of {self.account_id}: {self.amount_cents} below {self.threshold_cents}"
+
+
+class AutoTopUpCharge(models.Model):
+    """One top-up, recorded at the crossing before Stripe is called: its id keys the
+    PaymentIntent, and the unique (account, crossing) makes one crossing one charge."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Recorded, not charged yet"
+        PROCESSING = "processing", "Charged, waiting for Stripe"
+        SUCCEEDED = "succeeded", "Paid, credits granted"
+        REQUIRES_ACTION = "requires_action", "The bank asks for authentication"
+        FAILED = "failed", "Failed"
+
+    account = models.ForeignKey(
+        BillingAccount, on_delete=models.PROTECT, related_name="auto_topup_charges"
+    )
+    # "<threshold>:after-tx:<id>": the last posting after which the balance was at or above
+    # the threshold. It changes only once the balance has been back above the threshold.
+    crossing = models.CharField(max_length=64)
+    threshold_cents = models.BigIntegerField()
+    amount_cents = models.BigIntegerField()
+    balance_cents = models.BigIntegerField(help_text="The balance when it was crossed.")
+    currency = models.CharField(max_length=3, default="usd")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    transaction = models.OneToOneField(
+        CreditTransaction,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="auto_topup_charge",
+    )
+    failure_reason = models.TextField(blank=True)
+    # The failure email, sent once per charge (claimed by a conditional update).
+    notified_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "crossing"], name="auto_topup_once"),
+            models.CheckConstraint(
+                condition=models.Q(amount_cents__gt=0), name="auto_topup_charge_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"auto top-up {self.pk} {self.amount_cents} {self.status}"

@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from billing.ledger import credits_expire
+from billing.payments.auto_topup import auto_topup_charge as topup_charge
 from billing.payments.dunning import dunning_remind_due
 
 
@@ -44,3 +45,9 @@ def subscription_ensure(self, account_id: int) -> str:
 def dunning_reminders() -> int:
     """Beat, hourly: the day-3 and last-day reminders, and any a crash left unsent."""
     return dunning_remind_due()
+
+
+@shared_task
+def auto_topup_charge(charge_id: int) -> str:
+    """One recorded top-up crossing: the off-session charge (keyed; safe to run twice)."""
+    return topup_charge(charge_id=charge_id).status

@@ -118,3 +118,13 @@ def first_run_prepared() -> dict[str, str]:
     from tests import first_run
 
     return first_run.preparation_wait()
+
+
+@pytest.fixture
+def eager_tasks():
+    """Enqueued Celery tasks run at once, in the test (there is no worker)."""
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = False

@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import json
 import re
+import threading
 import time
 from functools import cache
 from pathlib import Path
@@ -66,6 +67,24 @@ def checkout_session(session_id: str, account_id: int, **overrides) -> dict:
         "url": f"https://checkout.stripe.test/pay/{session_id}",
     }
     return stripe_object("checkout.session", **{**defaults, **overrides})
+
+
+def payment_intent(intent_id: str, *, customer: str, amount: int, **overrides) -> dict:
+    """A PaymentIntent as Stripe sends it, succeeded unless `status` says otherwise."""
+    defaults = {
+        "id": intent_id,
+        "customer": customer,
+        "amount": amount,
+        "amount_received": amount if overrides.get("status", "succeeded") == "succeeded" else 0,
+        "currency": "usd",
+        "status": "succeeded",
+        "canceled_at": None,
+        "last_payment_error": None,
+        "next_action": None,
+        "payment_method": "pm_card_visa",
+        "client_secret": f"{intent_id}_secret_x",
+    }
+    return stripe_object("payment_intent", **{**defaults, **overrides})
 
 
 def stripe_event(event_type: str, obj: dict, *, event_id: str, created: int | None = None) -> dict:
@@ -209,6 +228,60 @@ class FakeStripe:
         subscription["items_requested"] = [v for k, v in form.items() if k.endswith("[price]")]
         self.subscriptions.append(subscription)
         return _answer(200, subscription)
+
+
+class PaymentIntentsFake:
+    """POST /v1/payment_intents: answers with `outcome` ("succeeded", "processing",
+    "declined", "authentication_required", "error_500", "timeout"), the same answer again
+    for a key it has seen, like Stripe. `created` keeps each request's form and key."""
+
+    DECLINES = {
+        "declined": ("card_declined", "Your card was declined."),
+        "authentication_required": (
+            "authentication_required",
+            "Your card was declined. This transaction requires authentication.",
+        ),
+    }
+
+    def __init__(self, rsps: responses.RequestsMock, base: str = API, outcome: str = "succeeded"):
+        self.outcome = outcome
+        self.created: list[tuple[str, dict]] = []
+        self._answers: dict[str, tuple] = {}
+        self._lock = threading.Lock()
+        rsps.add_callback("POST", f"{base}/v1/payment_intents", callback=self._create)
+
+    def _create(self, request):
+        key = request.headers.get("Idempotency-Key", "")
+        with self._lock:
+            if key in self._answers:
+                return self._answers[key]
+            form = FakeStripe._form(request)
+            self.created.append((key, form))
+            if self.outcome == "timeout":
+                raise requests.Timeout("Read timed out.")
+            answer = self._answer(form, len(self.created))
+            self._answers[key] = answer
+            return answer
+
+    def _answer(self, form: dict, n: int) -> tuple:
+        intent = payment_intent(
+            f"pi_auto{n}",
+            customer=form["customer"],
+            amount=int(form["amount"]),
+            payment_method=form["payment_method"],
+            metadata={k[9:-1]: v for k, v in form.items() if k.startswith("metadata[")},
+        )
+        if self.outcome == "error_500":
+            return _answer(500, {"error": {"type": "api_error", "message": "Internal error"}})
+        if self.outcome in self.DECLINES:
+            code, message = self.DECLINES[self.outcome]
+            error = {"code": code, "decline_code": code, "message": message, "type": "card_error"}
+            intent |= {"status": "requires_payment_method", "amount_received": 0}
+            intent["last_payment_error"] = error
+            return _answer(402, {"error": error | {"payment_intent": intent}})
+        if self.outcome == "processing":
+            intent |= {"status": "processing", "amount_received": 0}
+        return _answer(200, intent)
 
 
 def form_body(call) -> dict:

@@ -29,6 +29,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.budgets.auto_topup import auto_topup_is_on
 from billing.budgets.spend import last_credit_id, month_collected_cents, today_spend
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
@@ -45,10 +46,6 @@ class Crossing:
     period: str
     amount_cents: int
     limit_cents: int
-
-
-def _auto_topup_on(account: BillingAccount) -> bool:
-    return False  # auto top-up is being built separately: wire auto_topup_is_on(account=...) here
 
 
 def spend_pause_open(*, account: BillingAccount) -> SpendPause | None:
@@ -102,7 +99,7 @@ def _prepaid_pausable(account: BillingAccount) -> bool:
     # Exempt users are never paused automatically for credits; a hard cap is their own choice.
     return (
         prepaid_active(account)
-        and not _auto_topup_on(account)
+        and not auto_topup_is_on(account=account)
         and not account.user.suspension_exempt
     )
 

@@ -199,13 +199,24 @@ def credits_record_purchase(
     *, account: BillingAccount, amount_cents: int, stripe_session_id: str
 ) -> CreditTransaction:
     """Paid credits from a Stripe Checkout Session; the session id is the idempotency key."""
+    return _record_paid(account, amount_cents, f"checkout_session:{stripe_session_id}")
+
+
+def credits_record_payment(
+    *, account: BillingAccount, amount_cents: int, stripe_payment_intent_id: str
+) -> CreditTransaction:
+    """Paid credits from an off-session PaymentIntent (auto top-up); its id is the key."""
+    return _record_paid(account, amount_cents, f"payment_intent:{stripe_payment_intent_id}")
+
+
+def _record_paid(account: BillingAccount, amount_cents: int, ref: str) -> CreditTransaction:
     _validate_amount(amount_cents, positive=True)
     posting = _Posting(
         kind=TransactionKind.PURCHASE,
         amount_cents=amount_cents,
-        idempotency_key=f"checkout_session:{stripe_session_id}",
+        idempotency_key=ref,
         funding=Funding.PAID,
-        source_ref=f"checkout_session:{stripe_session_id}",
+        source_ref=ref,
     )
     return _post(account.pk, posting)
 

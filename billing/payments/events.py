@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from billing.models import BillingAccount
 from billing.payments import (
+    auto_topup,
     dunning,
     gateway,
     payment_methods,
@@ -102,6 +103,14 @@ def _setup_intent_succeeded(event: dict) -> None:
     )
 
 
+def _payment_intent_succeeded(event: dict) -> None:
+    auto_topup.auto_topup_payment_succeeded(payment_intent=_obj(event))
+
+
+def _payment_intent_failed(event: dict) -> None:
+    auto_topup.auto_topup_payment_failed(payment_intent=_obj(event))
+
+
 def _subscription_changed(event: dict) -> None:
     subscription = _obj(event)
     stripe_accounts.account_subscription_changed(
@@ -127,6 +136,9 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "payment_method.detached": _payment_method_detached,
     "setup_intent.succeeded": _setup_intent_succeeded,
     "charge.refunded": _charge_refunded,
+    "payment_intent.succeeded": _payment_intent_succeeded,
+    "payment_intent.payment_failed": _payment_intent_failed,
+    "payment_intent.requires_action": _payment_intent_failed,
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,
 }
@@ -140,6 +152,7 @@ SUSPENSION_TRIGGERS = {
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
+    "payment_intent.succeeded",
 }
 
 
@@ -163,6 +176,8 @@ def stripe_event_owner_problem(event: dict) -> str | None:
             return f"Checkout Session {obj.get('id')!r} names no account of ours."
     elif kind.startswith("charge.dispute."):
         return _dispute_owner_problem(obj)
+    elif kind.startswith("payment_intent."):  # only top-ups are ours; the rest is ignored
+        return auto_topup.payment_intent_owner_problem(obj)
     elif stripe_accounts.stripe_customer_account(_event_customer(event)) is None:
         return f"Unknown Stripe customer {_event_customer(event)!r}."
     return None
@@ -189,6 +204,8 @@ def stripe_event_user_id(event: dict) -> int | None:
         filters = {"charge_reversals__stripe_id": obj.get("id")}
     else:
         filters = {"stripe_customer_id": _event_customer(event)}
+    if None in filters.values():  # a guest's payment: filtering on None would match IS NULL
+        return None
     return BillingAccount.objects.filter(**filters).values_list("user_id", flat=True).first()
 
 

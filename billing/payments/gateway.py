@@ -52,6 +52,17 @@ class StripeRequestRefused(StripeError):
     http_status = 502
 
 
+class StripeCardDeclined(StripeRequestRefused):
+    """The card was declined, or the bank wants the customer present (3-D Secure):
+    `code` is Stripe's (card_declined, authentication_required ...), `payment_intent_id` the
+    PaymentIntent it left behind, if any."""
+
+    def __init__(self, message: str, *, code: str = "", payment_intent_id: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.payment_intent_id = payment_intent_id
+
+
 def is_configured() -> bool:
     return bool(settings.STRIPE_SECRET_KEY)
 
@@ -118,6 +129,13 @@ def call(fn, *args, **kwargs):
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
         raise StripeUnavailable(
             f"Stripe unavailable: {exc.user_message or type(exc).__name__}"
+        ) from exc
+    except stripe.CardError as exc:
+        intent = (getattr(exc, "json_body", None) or {}).get("error", {}).get("payment_intent")
+        raise StripeCardDeclined(
+            f"The card was declined: {exc.user_message or exc.code}",
+            code=exc.code or "",
+            payment_intent_id=(intent or {}).get("id", "") if isinstance(intent, dict) else "",
         ) from exc
     except stripe.StripeError as exc:
         status = getattr(exc, "http_status", None) or 0
@@ -204,8 +222,10 @@ def checkout_session_create(
     currency: str,
     success_url: str,
     cancel_url: str,
+    save_card: bool = False,
 ) -> tuple[str, str]:
-    """A payment-mode Checkout Session for a credit purchase; returns (session id, URL)."""
+    """A payment-mode Checkout Session for a credit purchase; returns (session id, URL).
+    `save_card`: the card is kept on the customer for off-session top-ups."""
     params = {
         "mode": "payment",
         "client_reference_id": str(account_id),
@@ -228,12 +248,62 @@ def checkout_session_create(
     }
     if customer_id:
         params["customer"] = customer_id
+    if save_card:
+        params["payment_intent_data"] = {"setup_future_usage": "off_session"}
     session = call(
         client().v1.checkout.sessions.create,
         params,
         {"idempotency_key": f"checkout:{purchase_id}"},
     )
     return session.id, session.url
+
+
+def checkout_setup_session_create(
+    *, customer_id: str, account_id: int, currency: str, success_url: str, cancel_url: str
+) -> str:
+    """A setup-mode Checkout Session that saves a card for off-session top-ups, buying
+    nothing; its URL. (Nothing to key it by: an abandoned session just expires.)"""
+    session = call(
+        client().v1.checkout.sessions.create,
+        {
+            "mode": "setup",
+            "currency": currency,
+            "customer": customer_id,
+            "client_reference_id": str(account_id),
+            "success_url": success_url,
+            "cancel_url": cancel_url,
+            "setup_intent_data": {"metadata": {"hopsbill_account_id": str(account_id)}},
+            "metadata": {"hopsbill_account_id": str(account_id)},
+        },
+    )
+    return session.url
+
+
+def payment_intent_charge_off_session(
+    *,
+    customer_id: str,
+    payment_method_id: str,
+    amount_cents: int,
+    currency: str,
+    metadata: dict,
+    idempotency_key: str,
+):
+    """Charge a saved card with the customer away: a confirmed, off-session PaymentIntent.
+    StripeCardDeclined when the bank declines or wants authentication."""
+    return call(
+        client().v1.payment_intents.create,
+        {
+            "amount": amount_cents,
+            "currency": currency,
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "off_session": True,
+            "confirm": True,
+            "description": "Hopsworks credits (auto top-up)",
+            "metadata": metadata,
+        },
+        {"idempotency_key": idempotency_key},
+    )
 
 
 def checkout_session_retrieve(session_id: str):

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.db import transaction
 
+from billing.budgets.auto_topup import auto_topup_is_on
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.errors import BillingError, InvalidAmount, PrepaidNotAllowed
 from billing.ledger.money import format_cents
@@ -38,13 +39,17 @@ def credits_purchase_start(*, account: BillingAccount, amount_cents: int) -> Cre
     validate_purchase_amount(amount_cents)
     if not gateway.is_configured():
         raise gateway.StripeNotConfigured("Stripe is not configured (set STRIPE_SECRET_KEY).")
+    # With auto top-up on, the card is kept for off-session top-ups (on a customer of ours).
+    save_card = auto_topup_is_on(account=account)
+    customer_id = gateway.customer_ensure(account=account) if save_card else None
     purchase = CreditPurchase.objects.create(
         account=account, amount_cents=amount_cents, currency=account.currency
     )
     try:
         session_id, url = gateway.checkout_session_create(
             purchase_id=purchase.pk,
-            customer_id=account.stripe_customer_id,
+            customer_id=customer_id or account.stripe_customer_id,
+            save_card=save_card,
             account_id=account.pk,
             amount_cents=amount_cents,
             currency=account.currency,

@@ -21,6 +21,7 @@ from billing.ledger.calendar import billing_today
 from billing.ledger.money import from_cents
 from billing.models import AccountStatus, BillingAccount, BillingMode
 from billing.portal import selectors
+from billing.portal.api_auto_topup import AutoTopUpOut, auto_topup_values
 from billing.portal.statement import month_statement
 
 ERROR = inline_serializer("Error", {"detail": serializers.CharField()})
@@ -246,6 +247,7 @@ class BillingOut(serializers.Serializer):
     month_to_date = MonthToDateOut(help_text="The chosen month (default: this one).")
     daily = DailyCostOut(many=True)
     recent_invoices = InvoiceOut(many=True, help_text="Postpaid accounts; empty for prepaid.")
+    auto_topup = AutoTopUpOut(allow_null=True, help_text="Prepaid accounts only; null otherwise.")
 
 
 class BillingView(APIView):
@@ -278,6 +280,7 @@ class BillingView(APIView):
                 last=today,
             ),
             "recent_invoices": [] if prepaid else selectors.recent_invoices(account=account),
+            "auto_topup": auto_topup_values(account),
         }
         return Response(BillingOut(data, context={"today": today}).data)
 

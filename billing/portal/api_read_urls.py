@@ -11,11 +11,13 @@ from billing.portal.api_admin import (
     PrepaidEnableApi,
 )
 from billing.portal.api_alerts import AlertsView
+from billing.portal.api_auto_topup import AutoTopUpView
 from billing.portal.api_read import BalanceView, BillingView
 
 urlpatterns = [
     path("billing", BillingView.as_view(), name="api-billing"),
     path("billing/alerts", AlertsView.as_view(), name="api-billing-alerts"),
+    path("billing/auto-topup", AutoTopUpView.as_view(), name="api-billing-auto-topup"),
     path("billing/balance", BalanceView.as_view(), name="api-billing-balance"),
     path("admin/billing", AdminBillingView.as_view(), name="api-admin-billing"),
     path(

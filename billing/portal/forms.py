@@ -185,3 +185,14 @@ class AlertsForm(forms.Form):
         if len(amounts) > 10:
             raise forms.ValidationError("At most 10 thresholds.")
         return amounts
+
+
+class AutoTopUpForm(forms.Form):
+    """The billing page's auto top-up form (prepaid); the service checks the amount against the
+    credit purchase limits."""
+
+    enabled = forms.BooleanField(label="Top up automatically", required=False)
+    threshold = _dollars_field(
+        label="When the balance falls below (USD)", max_value=Decimal(1_000_000)
+    )
+    amount = _dollars_field(label="Add (USD)", max_value=Decimal(1_000_000))

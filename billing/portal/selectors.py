@@ -14,7 +14,14 @@ from django.db.models import Count, Q, Sum
 
 from accounts.models import ProvisioningRun, SuspensionRun, SuspensionStep
 from accounts.suspension import suspension_summary
-from billing.models import BillingAccount, ChargeReversal, CreditTransaction, DunningCase
+from billing.models import (
+    AutoTopUp,
+    AutoTopUpCharge,
+    BillingAccount,
+    ChargeReversal,
+    CreditTransaction,
+    DunningCase,
+)
 from usage.models import CollectionStatus, UsageDay
 
 LEDGER_PAGE_SIZE = 25
@@ -189,7 +196,8 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         "v_dunning": f"SELECT max(updated_at) FROM {dunning} WHERE account_id = {outer}.id",
         "v_reversals": f"SELECT max(updated_at) FROM {reversal} WHERE account_id = {outer}.id",
     }
-    columns = ", ".join(f"({sql}) AS {name}" for name, sql in version.items())
+    shown = version | _auto_topup_columns(outer)
+    columns = ", ".join(f"({sql}) AS {name}" for name, sql in shown.items())
     # A raw query: the ORM's compile of this query cost more than the database's work.
     rows = BillingAccount.objects.raw(
         f"SELECT {outer}.*, {columns} FROM {outer} WHERE {outer}.user_id = %s", [user.pk]
@@ -199,6 +207,46 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         raise BillingAccount.DoesNotExist(f"no billing account for user {user.pk}")
     account.user = user  # the request's user, no second read
     return account, tuple(getattr(account, name) for name in version)
+
+
+AUTO_TOPUP_SHOWN = ("enabled", "threshold_cents", "amount_cents", "disabled_reason")
+LAST_TOPUP_SHOWN = ("status", "failure_reason", "amount_cents", "created_at")
+
+
+def _auto_topup_columns(outer: str) -> dict[str, str]:
+    """The auto top-up settings and the latest top-up, read with the account so the page's
+    auto top-up section costs no query of its own (see `auto_topup_shown`)."""
+    row, charge = AutoTopUp._meta.db_table, AutoTopUpCharge._meta.db_table
+    columns = {
+        f"topup_{name}": f"SELECT {name} FROM {row} WHERE account_id = {outer}.id"
+        for name in AUTO_TOPUP_SHOWN
+    }
+    return columns | {
+        f"topup_last_{name}": f"SELECT {name} FROM {charge} WHERE account_id = {outer}.id"
+        " ORDER BY id DESC LIMIT 1"
+        for name in LAST_TOPUP_SHOWN
+    }
+
+
+def auto_topup_shown(account: BillingAccount) -> tuple[AutoTopUp | None, AutoTopUpCharge | None]:
+    """The account's auto top-up settings and latest top-up: from `account_with_version`'s
+    columns when the account came from there, else read now."""
+    if not hasattr(account, "topup_enabled"):
+        return (
+            AutoTopUp.objects.filter(account=account).first(),
+            AutoTopUpCharge.objects.filter(account=account).order_by("-id").first(),
+        )
+    return (
+        _shown(AutoTopUp, account, "topup_", AUTO_TOPUP_SHOWN),
+        _shown(AutoTopUpCharge, account, "topup_last_", LAST_TOPUP_SHOWN),
+    )
+
+
+def _shown(model, account: BillingAccount, prefix: str, names: tuple[str, ...]):
+    values = {name: getattr(account, prefix + name) for name in names}
+    if values[names[0]] is None:
+        return None  # no row (the first column is never null in one)
+    return model(**{n: model._meta.get_field(n).to_python(v) for n, v in values.items()})
 
 
 def collecting(*, account: BillingAccount) -> dict:

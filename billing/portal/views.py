@@ -7,7 +7,6 @@ import hashlib
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
@@ -24,9 +23,11 @@ from billing.models import AccountStatus, CreditPurchase, SpendAlert
 from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
 from billing.portal.charts import daily_cost_chart
+from billing.portal.form_doors import form_saved
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.pause import pause_of
 from billing.portal.statement import month_statement
+from billing.portal.views_auto_topup import auto_topup_context
 from config.errors import DomainError, page_error
 from config.ids import parse_id
 
@@ -68,6 +69,7 @@ def billing_page(request):
         "today_spend": today_spend(account=account),
         "pause": pause_of(account),
         **_alerts_context(account),
+        **auto_topup_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
     }
@@ -106,21 +108,19 @@ def alerts_save(request):
     """The page's budget and alerts form: always the caller's own account."""
     account = billing_account_ensure(user=request.user)
     form = AlertsForm(request.POST)
-    if form.is_valid():
-        budget = form.cleaned_data["monthly_budget"]
-        try:
-            alert_settings_set(
-                account=account,
-                monthly_budget_cents=None if budget is None else to_cents(budget),
-                alert_percents=form.cleaned_data["alert_percents"],
-                low_balance_thresholds_cents=form.cleaned_data["low_balance_thresholds"],
-                hard_cap=form.cleaned_data["hard_cap"],
-            )
-        except DomainError as exc:
-            page_error(request, exc, form=form)
-        else:
-            messages.success(request, "Your budget and alerts are saved.")
-            return redirect("billing")
+
+    def save(data: dict) -> None:
+        budget = data["monthly_budget"]
+        alert_settings_set(
+            account=account,
+            monthly_budget_cents=None if budget is None else to_cents(budget),
+            alert_percents=data["alert_percents"],
+            low_balance_thresholds_cents=data["low_balance_thresholds"],
+            hard_cap=data["hard_cap"],
+        )
+
+    if form_saved(request, form, save, "Your budget and alerts are saved."):
+        return redirect("billing")
     context = {"account": account, "currency": account.currency} | _alerts_context(account, form)
     return render(request, "billing/alerts_invalid.html", context, status=400)
 

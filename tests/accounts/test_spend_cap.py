@@ -25,7 +25,7 @@ from accounts.tasks import suspension_sync_user
 from billing.budgets.alerts import alert_settings_set, spend_alerts_check_users
 from billing.budgets.caps import spend_cap_check
 from billing.ledger import billing_account_ensure, credits_record_purchase, prepaid_enable
-from billing.models import BudgetSettings, SpendPause
+from billing.models import AutoTopUp, BudgetSettings, SpendPause
 from jobs.models import PendingTask
 from tests.billing.test_spend_alerts import NOW, estimate_set
 from tests.concurrency import run_at_once
@@ -215,6 +215,19 @@ def test_prepaid_with_a_stale_estimate_is_not_paused(alice, staff):
     )
     credits_record_purchase(account=account, amount_cents=5_00, stripe_session_id="cs_1")
     estimate_set(alice, alice.cluster, 8_00, stale=True)
+    spend_alerts_check_users(user_ids={alice.pk}, now=NOW)
+    assert not SpendPause.objects.exists()
+
+
+def test_prepaid_with_auto_top_up_on_is_topped_up_not_paused(alice, staff):
+    account = prepaid_enable(
+        account=billing_account_ensure(user=alice), changed_by=staff, reason="t"
+    )
+    AutoTopUp.objects.create(
+        account=account, enabled=True, threshold_cents=10_00, amount_cents=25_00
+    )
+    credits_record_purchase(account=account, amount_cents=5_00, stripe_session_id="cs_1")
+    estimate_set(alice, alice.cluster, 8_00)  # available -3.00
     spend_alerts_check_users(user_ids={alice.pk}, now=NOW)
     assert not SpendPause.objects.exists()
 

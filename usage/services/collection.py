@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.budgets.alerts import spend_alerts_check_users
+from billing.budgets.auto_topup import auto_topup_check_users
 from billing.ledger import (
     BillingError,
     credits_deduct_usage,
@@ -238,5 +239,7 @@ def _deduct(days: list[UsageDay]) -> list[str]:
             )
         except BillingError as exc:
             refused.append(f"deduction for usage day {usage_day.pk} refused: {exc}")
-    spend_alerts_check_users(user_ids={d.user_id for d in days if d.user_id})
+    user_ids = {d.user_id for d in days if d.user_id}
+    spend_alerts_check_users(user_ids=user_ids)
+    auto_topup_check_users(user_ids=user_ids)
     return refused

@@ -9,7 +9,8 @@ between leaves the day uncharged, and the next night only collects the next day.
 3. for each day not fully charged, calls the same `credits_deduct_usage` the collection uses,
    which posts only the difference under the account lock with the same keys, so a day is
    never charged twice even if the collection runs at the same moment;
-4. records the pass (a DeductionSweep row, shown to staff) and logs the days it caught up.
+4. checks the auto top-up of the accounts it charged (billing.budgets.auto_topup);
+5. records the pass (a DeductionSweep row, shown to staff) and logs the days it caught up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import datetime, timedelta
 from django.db.models import Sum
 from django.utils import timezone
 
+from billing.budgets.auto_topup import auto_topup_check_users
 from billing.ledger import BillingError, billing_modes_on_day, credits_deduct_usage
 from billing.ledger.calendar import LOOKBACK, billing_today
 from billing.models import BillingAccount, BillingMode, CreditTransaction
@@ -52,6 +54,8 @@ def deductions_catch_up(*, now: datetime | None = None) -> DeductionSweep:
             sweep.days_caught_up += 1
             sweep.cents_posted += posted.amount_cents
             sweep.caught_up.append(_entry(usage_day, posted.amount_cents))
+    if sweep.caught_up:  # a balance fell: top up whoever crossed their threshold
+        auto_topup_check_users(user_ids={entry["user"] for entry in sweep.caught_up})
     sweep.days_checked = len(days)
     sweep.errors = "\n".join(errors)[:4000]
     sweep.finished_at = timezone.now()
