@@ -3,7 +3,8 @@
 Ledger rules, all enforced in `_post`:
 1. Amounts are non-zero integers in minor units, at most LEDGER_MAX_AMOUNT_CENTS.
 2. The account row is locked (SELECT ... FOR UPDATE) for the whole posting, so concurrent
-   writers queue and the cached balance always equals the sum of transactions.
+   writers queue and the cached balance always equals the sum of transactions. On PostgreSQL
+   the posting is one statement (billing/ledger/one_statement.py); elsewhere the ORM.
 3. An idempotency key that exists returns its transaction and writes nothing; the same key
    with another amount or account raises IdempotencyConflict.
 4. Usage is always recorded, even past zero: the balance may go negative. Which credits a
