@@ -3,6 +3,7 @@ shape as raw SQL (lock account row, insert transaction, update balance), in one 
 are processes, like the web and Celery workers that post in production.
 
     APP_ENV=test .venv/bin/python bench/ledger.py [--writers 8] [--postings 300]
+        [--server-side-binding]
 
 Uses its own database (hopsbill_bench_ledger on the DATABASE_URL server), created and migrated
 on first use. Prints postings/s per scenario, the ratio to raw SQL, and checks the invariants
@@ -147,7 +148,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--postings", type=int, default=300)
+    parser.add_argument(
+        "--server-side-binding",
+        action="store_true",
+        help="the service's connections bind parameters on the server (prepared statements)",
+    )
     args = parser.parse_args()
+    if args.server_side_binding:
+        connection.settings_dict.setdefault("OPTIONS", {})["server_side_binding"] = True
     call_command("migrate", verbosity=0)
     tag = str(time.time_ns())
     print(f"writers={args.writers} postings/writer={args.postings}")

@@ -3,7 +3,10 @@ loopback, beside trivial views in the same run.
 
 The user has a year of usage on 3 clusters (6 line items per cluster-day) and 5,000 ledger
 rows. Requests are sequential (one client), after a warm-up; median and p95 are printed and
-written to bench/out/pages.json.
+written to bench/out/pages.json, with each path's ratio to the trivial view. Two paths time the
+first view after a change, made (untimed) just before each request: a ledger posting (what
+a purchase, a grant or a night's deduction does) and a rewritten usage day (a recollection).
+The cache is Redis, as in production (BENCH_REDIS_URL, default REDIS_URL).
 
     APP_ENV=test .venv/bin/python bench/pages.py [--requests 200]
 
@@ -35,6 +38,10 @@ ENV = {
     "DJANGO_SETTINGS_MODULE": "config.settings",
     "DB_CONN_MAX_AGE": "60",
     "LOG_LEVEL": "WARNING",
+    "CACHE_BACKEND": "django_redis.cache.RedisCache",
+    "CACHE_LOCATION": os.environ.get(
+        "BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    ),
 }
 PATHS = {
     "trivial (no database)": "/healthz",
@@ -42,7 +49,10 @@ PATHS = {
     "billing page": "/billing/",
     "billing page, 90 days": "/billing/?days=90",
     "GET /api/billing": "/api/billing",
+    "billing page, first view after a posting": "/billing/",
+    "billing page, first view after a recollection": "/billing/",
 }
+TRIVIAL = "trivial (no database)"
 
 
 def data_ensure() -> dict:
@@ -89,21 +99,53 @@ def data_ensure() -> dict:
     }
 
 
+def changes() -> dict:
+    """What each 'first view after a change' path changes before its request (untimed)."""
+    import uuid
+
+    from django.utils import timezone
+
+    from billing.ledger import credits_grant
+    from billing.models import BillingAccount
+    from usage.models import UsageDay
+
+    account = BillingAccount.objects.get(user__email=EMAIL)
+
+    def posting() -> None:
+        key = f"bench-change:{uuid.uuid4().hex}"
+        credits_grant(account=account, amount_cents=1, idempotency_key=key, reason="bench")
+
+    def recollection() -> None:
+        day = UsageDay.objects.filter(user_id=account.user_id).order_by("-date").first()
+        UsageDay.objects.filter(pk=day.pk).update(updated_at=timezone.now())
+
+    return {
+        "billing page, first view after a posting": posting,
+        "billing page, first view after a recollection": recollection,
+    }
+
+
 def measure(base: str, session_key: str, requests_per_path: int) -> dict:
     import requests
 
     http = requests.Session()
     http.cookies.set("sessionid", session_key, domain="127.0.0.1")
+    before = changes()
     for path in PATHS.values():  # warm-up: imports, template loading, connections
         for _ in range(10):
             assert http.get(base + path, timeout=30).status_code == 200, path
     timings = {name: [] for name in PATHS}
     for _ in range(requests_per_path):  # interleaved, so drift hits every path alike
         for name, path in PATHS.items():
+            if name in before:
+                before[name]()
             start = time.perf_counter()
             response = http.get(base + path, timeout=30)
             timings[name].append((time.perf_counter() - start) * 1000)
             assert response.status_code == 200, (path, response.status_code)
+            if name in before:  # the cached paths see the change now, untimed
+                for cached in ("/billing/", "/billing/?days=90"):
+                    http.get(base + cached, timeout=30)
     return {
         name: {
             "median_ms": round(statistics.median(ms), 2),
@@ -127,12 +169,14 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    trivial = results["trivial (no database)"]["median_ms"]
+    trivial = results[TRIVIAL]["median_ms"]
     home = results["home page (session + user)"]["median_ms"]
-    print(f"{'path':32} {'median ms':>10} {'p95 ms':>8} {'x trivial':>10} {'x home':>8}")
+    for r in results.values():
+        r["x_trivial"] = round(r["median_ms"] / trivial, 2)
+    print(f"{'path':46} {'median ms':>10} {'p95 ms':>8} {'x trivial':>10} {'x home':>8}")
     for name, r in results.items():
         print(
-            f"{name:32} {r['median_ms']:>10} {r['p95_ms']:>8} "
+            f"{name:46} {r['median_ms']:>10} {r['p95_ms']:>8} "
             f"{r['median_ms'] / trivial:>10.2f} {r['median_ms'] / home:>8.2f}"
         )
     report = {
@@ -140,6 +184,7 @@ def main() -> None:
         "machine": f"{platform.node()} {platform.machine()} {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}",
         "data": data | {"session": "..."},
+        "cache": ENV["CACHE_BACKEND"],
         "results": results,
     }
     out = ROOT / "bench" / "out"

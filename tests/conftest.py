@@ -104,12 +104,13 @@ def catalogue(db) -> list[Price]:
 pytest_plugins = ["tests.stripe_fakes", "tests.fakes.broker"]
 
 
-# The `make run` path on SQLite (tests/test_first_run.py): start its slow preparation as soon as
-# the test is known to be selected, so it runs while the rest of the suite does.
+# The `make run` path on SQLite (tests/test_first_run.py, and the ledger's portable path): start
+# its slow preparation as soon as a test that needs it is selected, so it runs while the rest of
+# the suite does.
 def pytest_collection_finish(session):
     from tests import first_run
 
-    if any(item.nodeid.startswith(first_run.TEST_FILE) for item in session.items):
+    if any("first_run_prepared" in getattr(item, "fixturenames", ()) for item in session.items):
         first_run.preparation_start()
 
 

@@ -3,7 +3,8 @@
 Ledger rules, all enforced in `_post`:
 1. Amounts are non-zero integers in minor units, at most LEDGER_MAX_AMOUNT_CENTS.
 2. The account row is locked (SELECT ... FOR UPDATE) for the whole posting, so concurrent
-   writers queue and the cached balance always equals the sum of transactions.
+   writers queue and the cached balance always equals the sum of transactions. On PostgreSQL
+   the posting is one statement (billing/ledger/one_statement.py); elsewhere the ORM.
 3. An idempotency key that exists returns its transaction and writes nothing; the same key
    with another amount or account raises IdempotencyConflict.
 4. Usage is always recorded, even past zero: the balance may go negative. Which credits a
@@ -18,8 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 
 from django.conf import settings
@@ -29,6 +29,7 @@ from django.utils import timezone
 from billing.ledger.errors import BillingError, IdempotencyConflict, InvalidAmount
 from billing.ledger.lots import Lot, lots_remaining
 from billing.ledger.money import format_cents
+from billing.ledger.one_statement import Outcome, posting_execute
 from billing.models import (
     AccountStatus,
     BillingAccount,
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class _Posting:
+    """A posting decided by the caller. Field names are CreditTransaction's."""
+
     kind: str
     amount_cents: int
     idempotency_key: str
@@ -51,8 +54,48 @@ class _Posting:
     created_by: object | None = None
     reason: str = ""
 
+    def columns(self) -> dict:
+        return {field.name: getattr(self, field.name) for field in fields(self)}
 
-PostingBuilder = Callable[[BillingAccount], "_Posting | None"]
+
+USAGE_RECOLLECTED = "Usage re-collected with a different cost."
+
+
+@dataclass(frozen=True)
+class _UsageCharge:
+    """A usage day's cost, posted once: what the ledger already charged for `usage_ref` is
+    read under the account lock; revision n of the charge posts the difference under key
+    `<usage_ref>:<n>`, the first as usage, later ones as adjustments."""
+
+    usage_ref: str
+    cost_cents: int
+
+    def posting(self, *, charged: int, revision: int) -> _Posting | None:
+        delta = -self.cost_cents - charged
+        if delta == 0:
+            return None
+        _validate_amount(delta, positive=None)
+        return _Posting(
+            kind=TransactionKind.USAGE if revision == 0 else TransactionKind.ADJUSTMENT,
+            amount_cents=delta,
+            idempotency_key=f"{self.usage_ref}:{revision}",
+            source_ref=self.usage_ref,
+            reason="" if revision == 0 else USAGE_RECOLLECTED,
+        )
+
+    def statement_params(self) -> dict:
+        return {
+            "cost": self.cost_cents,
+            "kind": TransactionKind.USAGE,
+            "later_kind": TransactionKind.ADJUSTMENT,
+            "reason": "",
+            "later_reason": USAGE_RECOLLECTED,
+            "funding": "",
+            "expires_at": None,
+            "source_ref": self.usage_ref,
+            "created_by": None,
+            "max_amount": settings.LEDGER_MAX_AMOUNT_CENTS,
+        }
 
 
 def _validate_amount(amount_cents, *, positive: bool | None) -> None:
@@ -81,22 +124,105 @@ def _existing(posting: _Posting, account_id: int) -> CreditTransaction | None:
     return existing
 
 
-def _post(
-    account_id: int, posting: _Posting | PostingBuilder, *, usage_ref: str | None = None
+def _post(account_id: int, posting: _Posting | _UsageCharge) -> CreditTransaction | None:
+    """Apply `posting` to the account under its row lock: the new transaction (its
+    `balance_after_cents` is the new balance), the stored one for a replayed key, or None
+    when a usage charge has nothing left to post. One SQL statement on PostgreSQL; the ORM
+    elsewhere (SQLite for `make run`)."""
+    if isinstance(posting, _Posting) and not posting.idempotency_key:
+        raise BillingError("An idempotency key is required.")
+    if connection.vendor == "postgresql":
+        return _post_in_one_statement(account_id, posting)
+    return _post_portable(account_id, posting)
+
+
+# A usage charge whose key a concurrent charge of the same day took is decided again.
+_USAGE_ATTEMPTS = 3
+
+
+def _post_in_one_statement(
+    account_id: int, posting: _Posting | _UsageCharge
 ) -> CreditTransaction | None:
-    """Lock the account, then apply `posting`. A builder runs under the lock and decides the
-    posting from what the ledger holds (None: nothing to post); its key is new by construction."""
+    for _ in range(_USAGE_ATTEMPTS):
+        outcome = _run(account_id, posting)
+        if outcome.transaction is not None:
+            return outcome.transaction
+        if isinstance(posting, _Posting):
+            return _stored(posting, account_id)
+        if outcome.amount_cents == 0:
+            return None
+        _validate_amount(outcome.amount_cents, positive=None)
+    raise BillingError(f"Usage {posting.usage_ref!r} kept changing while it was being charged.")
+
+
+def _run(account_id: int, posting: _Posting | _UsageCharge) -> Outcome:
+    """Outside a transaction the statement is its own, one round trip, unless the posting takes
+    the balance across zero: that one runs again in a transaction with the status rule."""
+    outcome = _execute(account_id, posting, may_cross_zero=connection.in_atomic_block)
+    if outcome.transaction is None and outcome.crosses_zero:
+        with transaction.atomic():
+            outcome = _execute(account_id, posting, may_cross_zero=True)
+            _status_follow(outcome)
+        return outcome
+    _status_follow(outcome)
+    return outcome
+
+
+def _execute(account_id: int, posting: _Posting | _UsageCharge, *, may_cross_zero: bool) -> Outcome:
+    """The posting statement: in the caller's transaction, or (outside one) its own."""
+    outcome = posting_execute(
+        account_id=account_id,
+        now=timezone.now(),
+        may_cross_zero=may_cross_zero,
+        **_statement_params(posting),
+    )
+    if outcome is None:
+        raise BillingAccount.DoesNotExist(f"No billing account {account_id}.")
+    return outcome
+
+
+def _stored(posting: _Posting, account_id: int) -> CreditTransaction:
+    """The row under a key the statement found taken."""
+    existing = _existing(posting, account_id)
+    if existing is None:
+        raise BillingError(f"Posting {posting.idempotency_key!r} was not recorded.")
+    return existing
+
+
+def _statement_params(posting: _Posting | _UsageCharge) -> dict:
+    if isinstance(posting, _UsageCharge):
+        return {"usage": True, **posting.statement_params()}
+    created_by = posting.created_by.pk if posting.created_by else None
+    return {"usage": False, **posting.columns(), "created_by": created_by}
+
+
+def _status_follow(outcome: Outcome) -> None:
+    """The status rule on the account as the statement left it. A change is written under the
+    row lock: still held inside the posting's transaction; taken again when the posting ran
+    on its own (only an account whose status was already out of step with its balance)."""
+    account = outcome.account
+    if account is None or _status_for(account) == account.status:
+        return
+    with transaction.atomic():
+        locked = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        locked.status = account.status = _status_for(locked)
+        locked.save(update_fields=["status", "updated_at"])
+
+
+def _post_portable(account_id: int, posting: _Posting | _UsageCharge) -> CreditTransaction | None:
+    usage_ref = posting.usage_ref if isinstance(posting, _UsageCharge) else None
     try:
         with transaction.atomic():
             account = _lock_account(account_id, usage_ref)
-            if callable(posting):
-                built = posting(account)
+            if isinstance(posting, _UsageCharge):
+                built = posting.posting(
+                    charged=account.usage_charged, revision=account.usage_postings
+                )
                 return _apply(account, built) if built else None
-            existing = _existing(posting, account_id)
-            return existing or _apply(account, posting)
+            return _existing(posting, account_id) or _apply(account, posting)
     except IntegrityError:
         # A writer on another account raced us to the same key; theirs stands.
-        if callable(posting):
+        if isinstance(posting, _UsageCharge):
             raise
         existing = _existing(posting, account_id)
         if existing:
@@ -105,10 +231,8 @@ def _post(
 
 
 def _lock_account(account_id: int, usage_ref: str | None) -> BillingAccount:
-    """SELECT ... FOR UPDATE of the account row, written as SQL because it is the hot path of
-    every posting (the ORM spent more time compiling it than PostgreSQL spent running it).
-    With a usage reference, the same statement reads what the ledger already charged for it
-    (`usage_charged`, `usage_postings`): one round trip instead of two."""
+    """SELECT ... FOR UPDATE of the account row. With a usage reference, the same statement
+    reads what the ledger already charged for it (`usage_charged`, `usage_postings`)."""
     accounts = BillingAccount._meta.db_table
     ledger = CreditTransaction._meta.db_table
     columns, params = "a.*", []
@@ -128,39 +252,23 @@ def _lock_account(account_id: int, usage_ref: str | None) -> BillingAccount:
 
 
 def _apply(account: BillingAccount, posting: _Posting) -> CreditTransaction:
-    if not posting.idempotency_key:
-        raise BillingError("An idempotency key is required.")
     account.balance_cents += posting.amount_cents
     tx = CreditTransaction.objects.create(
-        account=account,
-        kind=posting.kind,
-        amount_cents=posting.amount_cents,
-        balance_after_cents=account.balance_cents,
-        idempotency_key=posting.idempotency_key,
-        funding=posting.funding,
-        expires_at=posting.expires_at,
-        source_ref=posting.source_ref,
-        created_by=posting.created_by,
-        reason=posting.reason,
+        account=account, balance_after_cents=account.balance_cents, **posting.columns()
     )
-    _update_status(account)
-    account.save(
-        update_fields=[
-            "balance_cents",
-            "status",
-            "updated_at",
-        ]
-    )
+    account.status = _status_for(account)
+    account.save(update_fields=["balance_cents", "status", "updated_at"])
     return tx
 
 
-def _update_status(account: BillingAccount) -> None:
+def _status_for(account: BillingAccount) -> str:
     after = account.balance_cents
     if account.is_prepaid:
         if after < 0 and account.status == AccountStatus.ACTIVE:
-            account.status = AccountStatus.IN_ARREARS
-        elif after >= 0 and account.status == AccountStatus.IN_ARREARS:
-            account.status = AccountStatus.ACTIVE
+            return AccountStatus.IN_ARREARS
+        if after >= 0 and account.status == AccountStatus.IN_ARREARS:
+            return AccountStatus.ACTIVE
+    return account.status
 
 
 def staff_grant_key(*, account_id: int, request_key: str | None = None) -> str:
@@ -182,17 +290,37 @@ def credits_grant(
     _validate_amount(amount_cents, positive=True)
     if not reason.strip():
         raise BillingError("A reason is required for a grant.")
-    posting = _Posting(
-        kind=TransactionKind.GRANT,
+    posting = _staff_posting(
+        TransactionKind.GRANT,
+        amount_cents,
+        idempotency_key,
+        reason=reason,
+        by=created_by,
+        expires_at=expires_at,
+    )
+    return _post(account.pk, posting)
+
+
+def _staff_posting(
+    kind: str,
+    amount_cents: int,
+    idempotency_key: str,
+    *,
+    reason: str,
+    by,
+    expires_at: datetime | None = None,
+) -> _Posting:
+    """Credits staff give or correct: promotional, recorded with who did it."""
+    return _Posting(
+        kind=kind,
         amount_cents=amount_cents,
         idempotency_key=idempotency_key,
         funding=Funding.PROMOTIONAL,
         expires_at=expires_at,
-        created_by=created_by,
+        created_by=by,
         reason=reason,
-        source_ref=f"staff:{created_by.pk}" if created_by else "",
+        source_ref=f"staff:{by.pk}" if by else "",
     )
-    return _post(account.pk, posting)
 
 
 def credits_record_purchase(
@@ -229,21 +357,7 @@ def credits_deduct_usage(
     if isinstance(cost_cents, bool) or not isinstance(cost_cents, int) or cost_cents < 0:
         raise InvalidAmount("A usage cost must be a non-negative whole number of cents.")
 
-    def build(locked: BillingAccount) -> _Posting | None:
-        charged, revision = locked.usage_charged, locked.usage_postings
-        delta = -cost_cents - charged
-        if delta == 0:
-            return None
-        _validate_amount(delta, positive=None)
-        return _Posting(
-            kind=TransactionKind.USAGE if revision == 0 else TransactionKind.ADJUSTMENT,
-            amount_cents=delta,
-            idempotency_key=f"{usage_ref}:{revision}",
-            source_ref=usage_ref,
-            reason="" if revision == 0 else "Usage re-collected with a different cost.",
-        )
-
-    return _post(account.pk, build, usage_ref=usage_ref)
+    return _post(account.pk, _UsageCharge(usage_ref=usage_ref, cost_cents=cost_cents))
 
 
 def credits_adjust(
@@ -260,14 +374,8 @@ def credits_adjust(
         raise BillingError("A reason is required for an adjustment.")
     if created_by is None or not created_by.is_staff:
         raise BillingError("Only staff can adjust a balance.")
-    posting = _Posting(
-        kind=TransactionKind.ADJUSTMENT,
-        amount_cents=amount_cents,
-        idempotency_key=idempotency_key,
-        funding=Funding.PROMOTIONAL,
-        created_by=created_by,
-        reason=reason,
-        source_ref=f"staff:{created_by.pk}",
+    posting = _staff_posting(
+        TransactionKind.ADJUSTMENT, amount_cents, idempotency_key, reason=reason, by=created_by
     )
     return _post(account.pk, posting)
 

@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, Sum
+from django.utils import timezone
 
 from accounts.models import ProvisioningRun, SuspensionRun, SuspensionStep
 from accounts.suspension import suspension_summary
@@ -18,11 +19,13 @@ from billing.models import (
     AutoTopUp,
     AutoTopUpCharge,
     BillingAccount,
+    BudgetSettings,
     ChargeReversal,
     CreditTransaction,
     DunningCase,
+    SpendAlert,
 )
-from usage.models import CollectionStatus, UsageDay
+from usage.models import CollectionStatus, SpendEstimate, UsageDay
 
 LEDGER_PAGE_SIZE = 25
 CHART_WINDOWS = (30, 90)
@@ -159,12 +162,29 @@ def _joined(*expressions: str) -> str:
     return " || '/' || ".join(f"COALESCE(CAST({e} AS TEXT), '')" for e in expressions)
 
 
+BUDGET_COLUMNS = (
+    "max(updated_at)",
+    "max(monthly_budget_cents)",
+    "max(CAST(alert_percents AS TEXT))",
+    "max(CAST(low_balance_thresholds_cents AS TEXT))",
+)
+ESTIMATE_COLUMNS = (
+    "max(day)",
+    "max(computed_at)",
+    "count(*)",
+    "sum(cost)",
+    "sum(CASE WHEN stale THEN 1 ELSE 0 END)",
+)
+
+
 def account_with_version(user) -> tuple[BillingAccount, tuple]:
     """The user's account and, in the same query, everything else the billing page shows that
     can change: the latest ledger posting (the ledger is append-only), a fingerprint of the
     user's usage days (a collection rewrites a day's cost, status, run and updated_at together
     with its line items), the provisioning status and the mirrored invoices. Any posting or
-    (re)collection changes the version, so a cache keyed by it never shows stale money."""
+    (re)collection changes the version, so a cache keyed by it never shows stale money. Also
+    the budget settings, the alerts sent and today's estimate (and whether it is old by now),
+    so the whole content is cached."""
     from djstripe.models import Invoice
 
     outer = BillingAccount._meta.db_table
@@ -180,6 +200,8 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         "sum(cost_cents)",
         "sum(CASE WHEN status = 'complete' THEN 0 ELSE 1 END)",
     )
+    budget, alert = BudgetSettings._meta.db_table, SpendAlert._meta.db_table
+    estimate = SpendEstimate._meta.db_table
     step, suspension = SuspensionStep._meta.db_table, SuspensionRun._meta.db_table
     dunning, reversal = DunningCase._meta.db_table, ChargeReversal._meta.db_table
     version = {
@@ -195,12 +217,23 @@ def account_with_version(user) -> tuple[BillingAccount, tuple]:
         "v_suspension_runs": f"SELECT count(*) FROM {suspension} WHERE user_id = {outer}.user_id",
         "v_dunning": f"SELECT max(updated_at) FROM {dunning} WHERE account_id = {outer}.id",
         "v_reversals": f"SELECT max(updated_at) FROM {reversal} WHERE account_id = {outer}.id",
+        # The budget form, the alerts sent and today's estimate (a sampler pass rewrites it).
+        "v_budget": f"SELECT {_joined(*BUDGET_COLUMNS)} FROM {budget}"
+        f" WHERE account_id = {outer}.id",
+        "v_alerts": f"SELECT {_joined('max(id)', 'count(*)')} FROM {alert}"
+        f" WHERE account_id = {outer}.id",
+        "v_estimate": f"SELECT {_joined(*ESTIMATE_COLUMNS)} FROM {estimate}"
+        f" WHERE user_id = {outer}.user_id",
+        # Shown as possibly low once older than SPEND_ESTIMATE_STALE_MINUTES: a time, not a row.
+        "v_estimate_old": f"SELECT max(computed_at) < %s FROM {estimate}"
+        f" WHERE user_id = {outer}.user_id",
     }
     shown = version | _auto_topup_columns(outer)
     columns = ", ".join(f"({sql}) AS {name}" for name, sql in shown.items())
     # A raw query: the ORM's compile of this query cost more than the database's work.
+    too_old = timezone.now() - timedelta(minutes=settings.SPEND_ESTIMATE_STALE_MINUTES)
     rows = BillingAccount.objects.raw(
-        f"SELECT {outer}.*, {columns} FROM {outer} WHERE {outer}.user_id = %s", [user.pk]
+        f"SELECT {outer}.*, {columns} FROM {outer} WHERE {outer}.user_id = %s", [too_old, user.pk]
     )
     account = next(iter(rows), None)
     if account is None:

@@ -10,8 +10,11 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.http import Http404, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods
 
 from billing.budgets.alerts import alert_settings_of, alert_settings_set
@@ -22,11 +25,11 @@ from billing.ledger.money import format_cents, from_cents, round_cost, to_cents
 from billing.models import AccountStatus, CreditPurchase, SpendAlert
 from billing.payments import credits_purchase_start, gateway, payment_methods
 from billing.portal import display, fragments, selectors
-from billing.portal.charts import daily_cost_chart
 from billing.portal.form_doors import form_saved
 from billing.portal.forms import AlertsForm, CreditPurchaseForm, DaysForm, MonthForm
 from billing.portal.pause import pause_of
 from billing.portal.statement import month_statement
+from billing.portal.usage_panels import usage_panels
 from billing.portal.views_auto_topup import auto_topup_context
 from config.errors import DomainError, page_error
 from config.ids import parse_id
@@ -59,6 +62,7 @@ def billing_page(request):
         "days": days,
         "today": today,
         "usage_month": first,
+        "month_last": last,
         "month_chosen": chosen is not None,
         "current_month": first == month_bounds(today)[0],
         "invoice_date": last + timedelta(days=1),
@@ -66,10 +70,6 @@ def billing_page(request):
         "month_form": month_form,
         "currency": account.currency,
         "low_balance": prepaid and account.balance_cents < settings.LOW_BALANCE_THRESHOLD_CENTS,
-        "today_spend": today_spend(account=account),
-        "pause": pause_of(account),
-        **_alerts_context(account),
-        **auto_topup_context(account),
         "collection_hour": "02:00",
         "time_zone": settings.BILLING_TIME_ZONE,
     }
@@ -77,11 +77,24 @@ def billing_page(request):
     key = _page_cache_key(account, version, today, window, first, page, month_form.errors)
     body = cache.get(key) if key else None
     if body is None:
-        panels = _panels(request.user, account, prepaid, today, window, first, page)
+        panels = _panels(request.user, account, context, window, page)
         body = render_to_string("billing/_page_body.html", context | panels, request)
         if key:
             cache.set(key, body, settings.BILLING_PAGE_CACHE_SECONDS)
-    return render(request, "billing/page.html", context | {"body": body})
+    body = mark_safe(body.replace(CSRF_MARKER, _csrf_input(request), 1))  # noqa: S308
+    # Outside the cached content: the pause banner and the auto top-up form (its own CSRF).
+    outside = {"pause": pause_of(account), **auto_topup_context(account)}
+    return render(request, "billing/page.html", context | outside | {"body": body})
+
+
+# The page's one form (budget and alerts) is in the cached content; its CSRF token is not.
+CSRF_MARKER = mark_safe("<!-- csrf-token -->")
+
+
+def _csrf_input(request) -> str:
+    return format_html(
+        '<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request)
+    )
 
 
 def _alerts_context(account, form: AlertsForm | None = None) -> dict:
@@ -121,7 +134,8 @@ def alerts_save(request):
 
     if form_saved(request, form, save, "Your budget and alerts are saved."):
         return redirect("billing")
-    context = {"account": account, "currency": account.currency} | _alerts_context(account, form)
+    context = {"account": account, "currency": account.currency, "csrf_input": _csrf_input(request)}
+    context |= _alerts_context(account, form)
     return render(request, "billing/alerts_invalid.html", context, status=400)
 
 
@@ -155,25 +169,14 @@ def _page_cache_key(account, version, today, window, first, page, month_errors) 
     return f"billing-page:{account.pk}:{digest}"
 
 
-def _panels(user, account, prepaid, today, window, first, page) -> dict:
-    series = selectors.daily_costs(user=user, first=window[0], last=window[1])
-    chart = daily_cost_chart(series, account.currency)
-    statement = month_statement(user=user, month=first, today=today)
-    panels = {
-        "collecting": selectors.collecting(account=account),
-        "statement": statement,
-        "forecast_cents": statement.forecast_cents(today=today),
-        "series": series,
-        "chart": chart,
-        "chart_bars": fragments.chart_bars_html(chart),
-        "usage_rows": fragments.usage_days_html(statement.days, account.currency),
-    }
-    if prepaid:
-        recent = series
-        if window != (today - timedelta(days=29), today):
-            recent = selectors.daily_costs(user=user, first=today - timedelta(days=29), last=today)
+def _panels(user, account, context: dict, window, page) -> dict:
+    panels = usage_panels(user=user, account=account, context=context, window=window)
+    panels["collecting"] = selectors.collecting(account=account)
+    panels["today_spend"] = today_spend(account=account)
+    panels |= _alerts_context(account) | {"csrf_input": CSRF_MARKER}
+    if context["prepaid"]:
         panels["runway_days"] = selectors.runway_days(
-            balance_cents=account.balance_cents, series=recent
+            balance_cents=account.balance_cents, series=panels["recent"]
         )
         ledger = selectors.ledger_page(account=account, page=page)
         refs = selectors.ledger_usage_refs(ledger.object_list)

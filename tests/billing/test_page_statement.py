@@ -160,6 +160,33 @@ def test_page_csv_and_api_agree_to_the_cent(client, owner, awkward_month, today)
     assert storage["price_unit"] == "GB-month" and storage["unit"] == "GB-day"
 
 
+def month_totals(client, today) -> tuple[int, int, int]:
+    """The month's total as the page, the CSV export and the API show it."""
+    shown = cents_of(by_testid(page(client), "mtd-total"))
+    response = client.get(f"/billing/export.csv?month={today:%Y-%m}")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    exported = sum(int(r["cost_cents"]) for r in rows if r["cost_cents"])
+    return shown, exported, client.get("/api/billing").json()["month_to_date"]["cost_cents"]
+
+
+def test_cached_totals_follow_a_recollection_and_a_posting(
+    fund, client, owner, prepaid_account, clusters, awkward_month, today
+):
+    client.force_login(owner)
+    before, _, _ = month_totals(client, today)
+    # A posting renders the page again around the cached usage panels: same totals.
+    fund(500)
+    assert month_totals(client, today) == (before,) * 3
+    # The day recollected with other lines (a correction): every view moves together.
+    day = UsageDay.objects.get(user=owner, cluster=clusters[0], date=today)
+    old_cents = day.cost_cents
+    UsageLineItem.objects.filter(usage_day=day).delete()
+    day.delete()
+    new_cents = day_make(owner, clusters[0], today, UNITS).cost_cents
+    assert new_cents != old_cents
+    assert month_totals(client, today) == (before - old_cents + new_cents,) * 3
+
+
 def test_not_measured_reads_the_same_everywhere_and_is_never_zero(client, owner, clusters, today):
     day_make(owner, clusters[0], today, UNITS)
     client.force_login(owner)

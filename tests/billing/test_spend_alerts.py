@@ -173,3 +173,16 @@ def test_the_page_form_refuses_bad_values(client, owner):
     response = client.post("/billing/alerts/", {"monthly_budget": "-3", "alert_percents": "50"})
     assert response.status_code == 400
     assert not BudgetSettings.objects.exists()
+
+
+def test_the_cached_page_shows_a_saved_budget_at_once(client, owner, prepaid_account):
+    client.force_login(owner)
+    assert 'value="123.00"' not in client.get("/billing/").content.decode()
+    alert_settings_set(
+        account=prepaid_account,
+        monthly_budget_cents=123_00,
+        alert_percents=[50],
+        low_balance_thresholds_cents=[5_00],
+    )
+    body = client.get("/billing/").content.decode()
+    assert 'value="123.00"' in body and 'name="csrfmiddlewaretoken"' in body

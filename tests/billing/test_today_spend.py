@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from billing.ledger.calendar import billing_today
@@ -94,3 +95,17 @@ def test_the_outsider_never_sees_the_owners_estimate(client, owner, outsider):
     estimate_make(user=owner, cluster=clusters_make(1)[0], cost="9.99")
     client.force_login(outsider)
     assert client.get("/api/billing").json()["today"]["cost_cents"] == 0
+
+
+def test_the_cached_page_follows_a_new_estimate_and_its_age(client, owner):
+    cluster = clusters_make(1)[0]
+    estimate = estimate_make(user=owner, cluster=cluster, cost="1.00")
+    client.force_login(owner)
+    assert 'data-testid="today-stale"' not in client.get("/billing/").content.decode()
+    SpendEstimate.objects.filter(pk=estimate.pk).update(cost=Decimal("2.50"))
+    body = client.get("/billing/").content.decode()
+    assert "$2.50" in body and 'data-testid="today-stale"' not in body
+    # No row changes, only the clock: the same estimate is now old, and the page says so.
+    later = timezone.now() + timedelta(minutes=120)
+    with time_machine.travel(later, tick=False):
+        assert 'data-testid="today-stale"' in client.get("/billing/").content.decode()
