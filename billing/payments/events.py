@@ -1,5 +1,8 @@
 """What each Stripe event type does to our records. webhooks/ verifies the delivery, stores it
-once and dispatches here; a handler runs once per stored event, inside its transaction.
+once and dispatches here; a handler runs once per stored event, inside its transaction. A
+handler that reads from Stripe has a `PREPARERS` entry: the read runs first, with no
+transaction open (a slow Stripe holds no lock), and its result reaches the handler as
+keyword arguments.
 
 Status events are ordered per account under its row lock (billing/payments/event_order.py):
 an event older than the last one applied changes no status.
@@ -24,8 +27,12 @@ def _obj(event: dict) -> dict:
     return event["data"]["object"]
 
 
-def _checkout_completed(event: dict) -> None:
-    purchases.checkout_fulfill(_obj(event)["id"])
+def _checkout_completed(event: dict, session=None) -> None:
+    purchases.checkout_fulfill(_obj(event)["id"], session=session)
+
+
+def _checkout_session(event: dict) -> dict:
+    return {"session": gateway.checkout_session_retrieve(_obj(event)["id"])}
 
 
 def _checkout_failed(event: dict) -> None:
@@ -130,6 +137,10 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,
 }
+PREPARERS: dict[str, Callable[[dict], dict]] = {
+    "checkout.session.completed": _checkout_session,
+    "checkout.session.async_payment_succeeded": _checkout_session,
+}
 # Events after which the user's suspension may have to change at once (a payment resumes; a
 # refund or dispute may push a prepaid balance below zero). The beat sweeper catches the rest.
 SUSPENSION_TRIGGERS = {
@@ -147,8 +158,14 @@ def stripe_event_handled(event_type: str) -> bool:
     return event_type in HANDLERS
 
 
-def stripe_event_handle(event: dict) -> None:
-    HANDLERS[event["type"]](event)
+def stripe_event_prepare(event: dict) -> dict:
+    """The Stripe reads the event's handler needs; call it with no transaction open."""
+    prepare = PREPARERS.get(event["type"])
+    return prepare(event) if prepare else {}
+
+
+def stripe_event_handle(event: dict, prepared: dict | None = None) -> None:
+    HANDLERS[event["type"]](event, **(prepared or {}))
 
 
 def stripe_event_owner_problem(event: dict) -> str | None:
