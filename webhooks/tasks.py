@@ -5,7 +5,7 @@ from celery import shared_task
 from webhooks.services import stripe_event_process, stripe_events_sweep
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, ignore_result=True)
 def process_stripe_event(event_id: int) -> str:
     """One stored Stripe event; a handler error is recorded on it and the sweeper retries."""
     return stripe_event_process(event_id=event_id).status
