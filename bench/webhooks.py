@@ -197,19 +197,14 @@ def events_make(
     return unique, deliveries
 
 
-def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dict[int, int]]:
+def poster(url: str, codes: dict[int, int]):
+    """A post function for a thread pool: one requests session per thread; answers counted."""
     local = threading.local()
-    codes: dict[int, int] = {}
     lock = threading.Lock()
 
-    # Signed before the clock starts (well inside the 300 s tolerance): the clients share the
-    # app's two cores, and their own CPU is not the app's throughput.
-    signed_deliveries = [signed(event) for event in deliveries]
-
-    def post(delivery: tuple[bytes, str]) -> None:
+    def post(body: bytes, signature: str) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        body, signature = delivery
         response = session.post(
             url,
             data=body,
@@ -219,9 +214,18 @@ def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dic
         with lock:
             codes[response.status_code] = codes.get(response.status_code, 0) + 1
 
+    return post
+
+
+def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dict[int, int]]:
+    # Signed before the clock starts (well inside the 300 s tolerance): the clients share the
+    # app's two cores, and their own CPU is not the app's throughput.
+    signed_deliveries = [signed(event) for event in deliveries]
+    codes: dict[int, int] = {}
+    post = poster(url, codes)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(post, signed_deliveries))
+        list(pool.map(lambda delivery: post(*delivery), signed_deliveries))
     return time.perf_counter() - started, codes
 
 
@@ -273,30 +277,20 @@ def post_paced(
 ) -> tuple[dict[str, float], dict[int, int]]:
     """Open loop: delivery i is sent at start + i/rate whatever the answers; when each was
     sent (wall clock, comparable with the credit's created_at) and the answers."""
-    local = threading.local()
     sent: dict[str, float] = {}
     codes: dict[int, int] = {}
-    lock = threading.Lock()
+    post = poster(url, codes)
+
+    def send(event_id: str, body: bytes, signature: str) -> None:
+        sent[event_id] = time.time()
+        post(body, signature)
+
     signed_deliveries = [(event["id"], *signed(event)) for event in deliveries]
-
-    def post(event_id: str, body: bytes, signature: str) -> None:
-        session = getattr(local, "session", None) or requests.Session()
-        local.session = session
-        sent.setdefault(event_id, time.time())
-        response = session.post(
-            url,
-            data=body,
-            headers={"Content-Type": "application/json", "Stripe-Signature": signature},
-            timeout=30,
-        )
-        with lock:
-            codes[response.status_code] = codes.get(response.status_code, 0) + 1
-
     start = time.monotonic() + 0.2
     with ThreadPoolExecutor(max_workers=clients) as pool:
         for i, delivery in enumerate(signed_deliveries):
             time.sleep(max(0.0, start + i / rate - time.monotonic()))
-            pool.submit(post, *delivery)
+            pool.submit(send, *delivery)
     return sent, codes
 
 

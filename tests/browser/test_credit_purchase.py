@@ -14,7 +14,7 @@ from accounts.models import User
 from billing.ledger.money import format_cents
 from billing.models import CreditPurchase
 from tests.browser.fake_stripe import FakeStripe
-from tests.stripe_fakes import WEBHOOK_SECRET, sign, stripe_event
+from tests.stripe_fakes import WEBHOOK_SECRET, sign, stripe_event, worker_process
 
 pytestmark = pytest.mark.browser
 
@@ -31,7 +31,8 @@ def fake_stripe(settings, live_server):
 
 
 def stripe_sends_completed(live_server, fake: FakeStripe, session_id: str) -> None:
-    """Stripe takes the payment and delivers a signed checkout.session.completed webhook."""
+    """Stripe takes the payment and delivers a signed checkout.session.completed webhook; a
+    worker processes it (the real task, run here)."""
     fake.paid.add(session_id)
     event = stripe_event(
         "checkout.session.completed",
@@ -46,6 +47,7 @@ def stripe_sends_completed(live_server, fake: FakeStripe, session_id: str) -> No
         timeout=30,
     )
     assert response.status_code == 200, response.text
+    worker_process(event["id"])
 
 
 def test_buy_credits_and_see_the_balance_rise(

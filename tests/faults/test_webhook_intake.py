@@ -4,11 +4,9 @@ to answer. Each time every stored event is processed, and credited, exactly once
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import psycopg
 import pytest
@@ -17,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from billing.models import BillingAccount, CreditPurchase, CreditTransaction
+from tests.browser.fake_stripe import FakeStripe
 from tests.fakes.broker import broker_outage
 from tests.stripe_fakes import API, checkout_session, post_event, stripe_event, worker_process
 from webhooks.models import WebhookEvent
@@ -149,39 +148,19 @@ def wait_for_lock_waiter(watcher: psycopg.Connection) -> int:
 SLOW_SECONDS = 5
 
 
-class SlowStripe(BaseHTTPRequestHandler):
-    """Answers a Checkout Session retrieve after SLOW_SECONDS; says when a request arrived."""
-
-    protocol_version = "HTTP/1.1"
-    account_id = 0
-    arrived = threading.Event()
-
-    def do_GET(self):  # noqa: N802 - http.server's name
-        session_id = self.path.split("?")[0].rsplit("/", 1)[-1]
-        type(self).arrived.set()
-        time.sleep(SLOW_SECONDS)
-        body = json.dumps(checkout_session(session_id, self.account_id)).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def slow_stripe(stripe_env, prepaid_account):
-    SlowStripe.account_id = prepaid_account.pk
-    SlowStripe.arrived = threading.Event()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowStripe)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    stripe_env.STRIPE_API_BASE = f"http://127.0.0.1:{server.server_address[1]}"
-    yield SlowStripe
-    server.shutdown()
-    server.server_close()
+    """The browser tests' loopback Stripe, paid session `cs_slow`, answering after 5 s."""
+    with FakeStripe() as fake:
+        fake.sessions["cs_slow"] = {
+            "line_items[0][price_data][unit_amount]": "2500",
+            "client_reference_id": str(prepaid_account.pk),
+            "metadata[hopsbill_account_id]": str(prepaid_account.pk),
+        }
+        fake.paid.add("cs_slow")
+        fake.retrieve_delay_seconds = SLOW_SECONDS
+        stripe_env.STRIPE_API_BASE = fake.url
+        yield fake
 
 
 @pytest.mark.django_db(transaction=True)
@@ -205,7 +184,7 @@ def test_a_slow_stripe_keeps_intake_fast_and_holds_no_transaction_open(
 
     thread = threading.Thread(target=worker)
     thread.start()
-    assert slow_stripe.arrived.wait(10), "the worker never asked Stripe"
+    assert slow_stripe.retrieve_arrived.wait(10), "the worker never asked Stripe"
     with own_connection() as watcher:
         time.sleep(0.5)  # well inside the 5 s
         open_transactions = watcher.execute(
