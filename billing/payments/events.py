@@ -1,8 +1,8 @@
 """What each Stripe event type does to our records. webhooks/ verifies the delivery, stores it
 once and dispatches here; a handler runs once per stored event, inside its transaction. A
-handler that reads from Stripe has a `PREPARERS` entry: the read runs first, with no
-transaction open (a slow Stripe holds no lock), and its result reaches the handler as
-keyword arguments.
+handler that reads from Stripe has a `PREPARERS` entry making the same reads first, with no
+transaction open; inside the transaction they answer from what was read (a slow Stripe holds
+no lock).
 
 Status events are ordered per account under its row lock (billing/payments/event_order.py):
 an event older than the last one applied changes no status.
@@ -27,12 +27,8 @@ def _obj(event: dict) -> dict:
     return event["data"]["object"]
 
 
-def _checkout_completed(event: dict, session=None) -> None:
-    purchases.checkout_fulfill(_obj(event)["id"], session=session)
-
-
-def _checkout_session(event: dict) -> dict:
-    return {"session": gateway.checkout_session_retrieve(_obj(event)["id"])}
+def _checkout_completed(event: dict) -> None:
+    purchases.checkout_fulfill(_obj(event)["id"])
 
 
 def _checkout_failed(event: dict) -> None:
@@ -137,9 +133,42 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,
 }
-PREPARERS: dict[str, Callable[[dict], dict]] = {
-    "checkout.session.completed": _checkout_session,
-    "checkout.session.async_payment_succeeded": _checkout_session,
+def _read_checkout_session(event: dict) -> None:
+    gateway.checkout_session_retrieve(_obj(event)["id"])
+
+
+def _read_refunds(event: dict) -> None:
+    charge = _obj(event)
+    gateway.checkout_session_for_payment_intent(charge.get("payment_intent") or "")
+    gateway.charge_refunds(charge["id"])
+
+
+def _read_dispute_charge(event: dict) -> None:
+    charge = reversals.dispute_charge(_obj(event))
+    gateway.checkout_session_for_payment_intent(getattr(charge, "payment_intent", None) or "")
+
+
+def _read_payment_method(path: tuple[str, ...]) -> Callable[[dict], None]:
+    def read(event: dict) -> None:
+        found = _obj(event)
+        for key in path:
+            found = (found or {}).get(key)
+        if isinstance(found, str):
+            gateway.payment_method_retrieve(found)
+
+    return read
+
+
+# The Stripe reads each handler makes, made before its transaction (the handler's own calls
+# then answer from them; one missed here is still made, inside).
+PREPARERS: dict[str, Callable[[dict], None]] = {
+    "checkout.session.completed": _read_checkout_session,
+    "checkout.session.async_payment_succeeded": _read_checkout_session,
+    "charge.refunded": _read_refunds,
+    "charge.dispute.created": _read_dispute_charge,
+    "charge.dispute.closed": _read_dispute_charge,
+    "customer.updated": _read_payment_method(("invoice_settings", "default_payment_method")),
+    "setup_intent.succeeded": _read_payment_method(("payment_method",)),
 }
 # Events after which the user's suspension may have to change at once (a payment resumes; a
 # refund or dispute may push a prepaid balance below zero). The beat sweeper catches the rest.
@@ -159,13 +188,18 @@ def stripe_event_handled(event_type: str) -> bool:
 
 
 def stripe_event_prepare(event: dict) -> dict:
-    """The Stripe reads the event's handler needs; call it with no transaction open."""
+    """The Stripe reads the event's handler makes; call it with no transaction open."""
+    reads: dict = {}
     prepare = PREPARERS.get(event["type"])
-    return prepare(event) if prepare else {}
+    if prepare:
+        with gateway.reads_kept(reads):
+            prepare(event)
+    return reads
 
 
 def stripe_event_handle(event: dict, prepared: dict | None = None) -> None:
-    HANDLERS[event["type"]](event, **(prepared or {}))
+    with gateway.reads_kept(dict(prepared or {})):
+        HANDLERS[event["type"]](event)
 
 
 def stripe_event_owner_problem(event: dict) -> str | None:

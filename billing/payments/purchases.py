@@ -69,18 +69,17 @@ class UnknownCheckoutSession(BillingError):
     """The session names no account of ours (not one of our purchases)."""
 
 
-def checkout_fulfill(session_id: str, *, session=None) -> CreditPurchase:
+def checkout_fulfill(session_id: str) -> CreditPurchase:
     """Stripe's recommended fulfilment: the one function both `checkout.session.completed` and
     `checkout.session.async_payment_succeeded` call, safe to run any number of times at once.
 
-    1. retrieve the session from Stripe (the event payload may be stale or replayed), unless
-       the caller did already, before its transaction (`session`);
+    1. retrieve the session from Stripe (the event payload may be stale or replayed);
     2. find our purchase (by session id, else the purchase id in metadata) and its account;
     3. unless `payment_status == "paid"` (an async payment still pending), change nothing;
     4. grant `amount_total`, what was actually paid, keyed by the session id, so the ledger
        grants it once however many deliveries race here; mark the purchase paid.
     """
-    session = session or gateway.checkout_session_retrieve(session_id)
+    session = gateway.checkout_session_retrieve(session_id)
     # No savepoint of its own: an error aborts the caller's block, and the webhook already
     # wraps every handler in one (a savepoint is a round trip per delivery).
     with transaction.atomic(savepoint=False):
