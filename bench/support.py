@@ -31,12 +31,13 @@ def database_create(url: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def database_migrate(url: str, env: dict[str, str]) -> None:
-    """Create the database if needed and apply the migrations, in a child process."""
+def database_migrate(url: str, env: dict[str, str], *, root: Path = ROOT) -> None:
+    """Create the database if needed and apply the migrations (of the code in `root`), in a
+    child process."""
     database_create(url)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         check=True,
     )
@@ -48,8 +49,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn_start(*, port: int, env: dict[str, str], workers: int) -> subprocess.Popen:
-    """The app under gunicorn on loopback, returned once it answers HTTP."""
+def gunicorn_start(
+    *, port: int, env: dict[str, str], workers: int, root: Path = ROOT
+) -> subprocess.Popen:
+    """The app (the code in `root`) under gunicorn on loopback, returned once it answers."""
     import requests
 
     proc = subprocess.Popen(
@@ -63,7 +66,7 @@ def gunicorn_start(*, port: int, env: dict[str, str], workers: int) -> subproces
             "--log-level",
             "warning",
         ],
-        cwd=ROOT,
+        cwd=root,
         env=env,
     )
     deadline = time.monotonic() + 120

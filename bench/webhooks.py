@@ -1,9 +1,21 @@
-"""Stripe webhook throughput: signed checkout events posted to the app (gunicorn on loopback)
-with 10% duplicate deliveries; every event's fulfilment retrieves its Checkout Session from a
-small fake Stripe on loopback (STRIPE_API_BASE). Prints events/s accepted and processed, then
-checks every credit was granted exactly once.
+"""Stripe webhook intake and processing: signed checkout events posted to the app (gunicorn on
+loopback) with 10% duplicate deliveries; every event's fulfilment retrieves its Checkout
+Session from a small fake Stripe on loopback (STRIPE_API_BASE). Three figures:
+
+1. accepted: deliveries/s answered 2xx (verify + store + answer), no worker running;
+2. processing: distinct events/s that 2 Celery worker processes (a real `celery worker`
+   against Redis, BENCH_REDIS_URL) turn into credits, first credit to last;
+3. latency: p95 from a delivery's send to its credit, at --rate deliveries/s offered, with the
+   workers running.
+Then it checks every credit was granted exactly once.
 
     APP_ENV=test .venv/bin/python bench/webhooks.py [--events 2000] [--clients 16] [--workers 4]
+        [--rate 100] [--latency-seconds 20] [--app-root /path/to/other/checkout]
+
+`--app-root` runs gunicorn (and the workers) from another checkout of the code, for an A/B
+with this same script. Code that processes inline (before the intake moved off the request
+path) is detected: its events are processed when answered, so figure 2 is the accepted rate
+and no worker is started.
 
 Uses its own PostgreSQL database (BENCH_DATABASE_URL, default hopsbill_bench_c), created and
 migrated when missing; each run makes its own accounts and event ids, and checks only those."""
@@ -20,6 +32,7 @@ import platform
 import random
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -28,12 +41,14 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import redis
 import requests
 from support import database_migrate, free_port, gunicorn_start
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill_bench_c")
+BROKER_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "whsec_bench_secret"
 ACCOUNTS = 50
 ENV = {
@@ -46,6 +61,9 @@ ENV = {
     "STRIPE_SECRET_KEY": "sk_test_bench",
     "STRIPE_WEBHOOK_SECRET": SECRET,
     "STRIPE_MIRROR_ENABLED": "false",
+    "CELERY_BROKER_URL": BROKER_URL,
+    "CELERY_RESULT_BACKEND": BROKER_URL,
+    "CELERY_TASK_ALWAYS_EAGER": "false",
 }
 
 
@@ -142,16 +160,18 @@ def signed(event: dict) -> tuple[bytes, str]:
     return body, f"t={ts},v1={mac}"
 
 
-def events_make(account_ids: list[int], count: int) -> tuple[list[dict], list[dict]]:
+def events_make(
+    account_ids: list[int], count: int, *, tag: str = "a", duplicates: bool = True
+) -> tuple[list[dict], list[dict]]:
     rng = random.Random(42)
     unique = []
     for n in range(count):
         account = rng.choice(account_ids)
         amount = rng.randrange(500, 50_000)
-        session = session_for(f"cs_bench_{account}_{RUN}x{n}_{amount}")
+        session = session_for(f"cs_bench_{account}_{RUN}{tag}{n}_{amount}")
         unique.append(
             {
-                "id": f"evt_{RUN}_{n}",
+                "id": f"evt_{RUN}_{tag}{n}",
                 "object": "event",
                 "type": "checkout.session.completed",
                 "created": int(time.time()),
@@ -170,24 +190,21 @@ def events_make(account_ids: list[int], count: int) -> tuple[list[dict], list[di
         )
         for e in unique
     )
+    if not duplicates:
+        return unique, list(unique)
     deliveries = unique + rng.sample(unique, count // 10)  # 10% delivered twice
     rng.shuffle(deliveries)
     return unique, deliveries
 
 
-def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dict[int, int]]:
+def poster(url: str, codes: dict[int, int]):
+    """A post function for a thread pool: one requests session per thread; answers counted."""
     local = threading.local()
-    codes: dict[int, int] = {}
     lock = threading.Lock()
 
-    # Signed before the clock starts (well inside the 300 s tolerance): the clients share the
-    # app's two cores, and their own CPU is not the app's throughput.
-    signed_deliveries = [signed(event) for event in deliveries]
-
-    def post(delivery: tuple[bytes, str]) -> None:
+    def post(body: bytes, signature: str) -> None:
         session = getattr(local, "session", None) or requests.Session()
         local.session = session
-        body, signature = delivery
         response = session.post(
             url,
             data=body,
@@ -197,9 +214,18 @@ def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dic
         with lock:
             codes[response.status_code] = codes.get(response.status_code, 0) + 1
 
+    return post
+
+
+def post_all(url: str, deliveries: list[dict], clients: int) -> tuple[float, dict[int, int]]:
+    # Signed before the clock starts (well inside the 300 s tolerance): the clients share the
+    # app's two cores, and their own CPU is not the app's throughput.
+    signed_deliveries = [signed(event) for event in deliveries]
+    codes: dict[int, int] = {}
+    post = poster(url, codes)
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=clients) as pool:
-        list(pool.map(post, signed_deliveries))
+        list(pool.map(lambda delivery: post(*delivery), signed_deliveries))
     return time.perf_counter() - started, codes
 
 
@@ -246,91 +272,213 @@ def verify(unique: list[dict]) -> list[str]:
     return problems
 
 
+def post_paced(
+    url: str, deliveries: list[dict], rate: float, clients: int
+) -> tuple[dict[str, float], dict[int, int]]:
+    """Open loop: delivery i is sent at start + i/rate whatever the answers; when each was
+    sent (wall clock, comparable with the credit's created_at) and the answers."""
+    sent: dict[str, float] = {}
+    codes: dict[int, int] = {}
+    post = poster(url, codes)
+
+    def send(event_id: str, body: bytes, signature: str) -> None:
+        sent[event_id] = time.time()
+        post(body, signature)
+
+    signed_deliveries = [(event["id"], *signed(event)) for event in deliveries]
+    start = time.monotonic() + 0.2
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        for i, delivery in enumerate(signed_deliveries):
+            time.sleep(max(0.0, start + i / rate - time.monotonic()))
+            pool.submit(send, *delivery)
+    return sent, codes
+
+
+def credited_at(unique: list[dict]) -> dict[str, float]:
+    """Each session's credit time (epoch seconds), for the sessions credited so far."""
+    from billing.models import CreditTransaction
+
+    refs = {f"checkout_session:{e['data']['object']['id']}": e["id"] for e in unique}
+    rows = CreditTransaction.objects.filter(kind="purchase", source_ref__in=list(refs))
+    return {refs[ref]: at.timestamp() for ref, at in rows.values_list("source_ref", "created_at")}
+
+
+def unprocessed(unique: list[dict]) -> int:
+    from webhooks.models import WebhookEvent
+
+    stored = WebhookEvent.objects.filter(external_id__in=[e["id"] for e in unique])
+    return stored.exclude(status="processed").count()
+
+
+def wait_credited(unique: list[dict], stall: float = 30) -> dict[str, float]:
+    """Until every session is credited, or none more was for `stall` seconds."""
+    seen, last_progress = -1, time.monotonic()
+    while True:
+        done = credited_at(unique)
+        if len(done) >= len(unique) or time.monotonic() - last_progress > stall:
+            return done
+        if len(done) > seen:
+            seen, last_progress = len(done), time.monotonic()
+        time.sleep(0.5)
+
+
+def celery_start(root: Path, env: dict[str, str], processes: int) -> subprocess.Popen:
+    """A real Celery worker, `processes` prefork children, on the bench's Redis."""
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("celery")),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "prefork",
+            "--concurrency",
+            str(processes),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "warning",
+        ],
+        cwd=root,
+        env=env,
+    )
+
+
+def stop(proc: subprocess.Popen | None) -> None:
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+
+
 def step(message: str) -> None:
     print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", file=sys.stderr, flush=True)
+
+
+def warm_up(url: str) -> None:
+    """A few unrelated events of an ignored type, outside the timed run."""
+    for i in range(20):
+        body, signature = signed(
+            {"id": f"evt_warm_{RUN}_{i}", "type": "plan.created", "data": {"object": {}}}
+        )
+        requests.post(url, data=body, headers={"Stripe-Signature": signature}, timeout=10)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=2000, help="distinct events (1, 2)")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent posting clients")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--processes", type=int, default=2, help="Celery worker processes")
+    parser.add_argument("--rate", type=float, default=100, help="deliveries/s offered (3)")
+    parser.add_argument("--latency-seconds", type=float, default=20, help="how long (3)")
+    parser.add_argument(
+        "--app-root", type=Path, default=ROOT, help="the checkout whose code serves (A/B)"
+    )
+    parser.add_argument(
+        "--ignored",
+        action="store_true",
+        help="post an unhandled event type instead: the verify-and-store path alone (1 only)",
+    )
+    return parser.parse_args()
 
 
 def main() -> None:
     # `timeout` and Ctrl-C: unwind through the finally below so gunicorn is stopped too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=2000, help="distinct events")
-    parser.add_argument("--clients", type=int, default=16, help="concurrent posting clients")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
-    parser.add_argument(
-        "--ignored",
-        action="store_true",
-        help="post an unhandled event type instead: the verify-and-store path alone",
-    )
-    args = parser.parse_args()
-
+    args = arguments()
     step("database")
     database_migrate(DB_URL, ENV)
     step("accounts")
     account_ids = accounts_create()
     server, stripe_port = fake_stripe_start()
+    env = {**ENV, "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}"}
     port = free_port()
-    step("gunicorn")
-    app = gunicorn_start(
-        port=port,
-        env={**ENV, "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}"},
-        workers=args.workers,
-    )
+    url = f"http://127.0.0.1:{port}/api/webhooks/stripe"
+    step(f"gunicorn ({args.app_root})")
+    app = gunicorn_start(port=port, env=env, workers=args.workers, root=args.app_root)
+    worker = None
+    report: dict[str, str] = {}
     try:
         unique, deliveries = events_make(account_ids, args.events)
         if args.ignored:
             for event in unique:
                 event["type"] = "payment_intent.created"  # stored and acknowledged only
-        # Warm-up outside the timed run: a few unrelated events of an ignored type.
-        for i in range(20):
-            body, signature = signed(
-                {
-                    "id": f"evt_warm_{i}",
-                    "type": "plan.created",
-                    "data": {"object": {"object": "plan"}},
-                }
-            )
-            requests.post(
-                f"http://127.0.0.1:{port}/api/webhooks/stripe",
-                data=body,
-                headers={"Stripe-Signature": signature},
-                timeout=10,
-            )
-        step(f"posting {len(deliveries)} deliveries")
+        warm_up(url)
+        redis.Redis.from_url(BROKER_URL).delete("celery")  # messages left by an earlier run
+        step(f"1. posting {len(deliveries)} deliveries, no worker running")
         before = (time.process_time(), cpu_seconds(app.pid), cpu_seconds(server.pid))
-        elapsed, codes = post_all(
-            f"http://127.0.0.1:{port}/api/webhooks/stripe", deliveries, args.clients
-        )
+        elapsed, codes = post_all(url, deliveries, args.clients)
         cpu = {
             "clients": time.process_time() - before[0],
             "gunicorn": cpu_seconds(app.pid) - before[1],
             "fake Stripe": cpu_seconds(server.pid) - before[2],
         }
+        report["answers"] = str(dict(sorted(codes.items())))
+        report["elapsed"] = f"{elapsed:.2f} s"
+        report["cpu (s)"] = (
+            ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
+            + f" (of {elapsed * (os.cpu_count() or 1):.1f} core-seconds; PostgreSQL not counted)"
+        )
+        report["1. accepted"] = f"{codes.get(200, 0) / elapsed:.0f} deliveries/s (2xx)"
+        if args.ignored:
+            return print_report(args, unique, deliveries, report, problems=[])
+        inline = unprocessed(unique) == 0
+        if inline:
+            report["2. processing"] = (
+                f"{len(unique) / elapsed:.0f} distinct events/s (inline: processed when answered)"
+            )
+        else:
+            step(f"2. {args.processes} Celery worker processes until all are credited")
+            worker = celery_start(args.app_root, env, args.processes)
+            started = time.monotonic()
+            done = wait_credited(unique)
+            times = sorted(done.values())
+            span = times[-1] - times[0] if len(times) > 1 else float("nan")
+            report["2. processing"] = (
+                f"{(len(times) - 1) / span:.0f} distinct events/s (first credit to last; "
+                f"{len(times)} credited, {time.monotonic() - started:.1f} s incl. worker start)"
+            )
+        step(f"3. {args.rate:.0f} deliveries/s offered for {args.latency_seconds:.0f} s")
+        paced, _ = events_make(
+            account_ids, int(args.rate * args.latency_seconds), tag="p", duplicates=False
+        )
+        sent, paced_codes = post_paced(url, paced, args.rate, args.clients)
+        done = wait_credited(paced)
+        latencies = [done[eid] - sent[eid] for eid in done if eid in sent]
+        report["3. latency"] = (
+            f"p50 {percentile(latencies, 50):.3f} s, p95 {percentile(latencies, 95):.3f} s, "
+            f"max {max(latencies):.3f} s, delivery to credit ({len(latencies)} of "
+            f"{len(paced)} credited; answers {dict(sorted(paced_codes.items()))})"
+        )
+        unique += paced
     finally:
-        app.terminate()
-        app.wait(timeout=30)
+        stop(worker)
+        stop(app)
         server.terminate()
     step("verifying")
-    accepted = codes.get(200, 0)
-    problems = [] if args.ignored else verify(unique)
+    print_report(args, unique, deliveries, report, problems=verify(unique))
+
+
+def print_report(args, unique, deliveries, report: dict[str, str], problems: list[str]) -> None:
     print(f"date            {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
     print(f"machine         {os.cpu_count()} cores, {platform.platform()}")
+    print(f"code            {args.app_root}")
     print(
-        f"deliveries      {len(deliveries)} ({len(unique)} distinct, "
-        f"{len(deliveries) - len(unique)} duplicates), {args.clients} clients, "
+        f"deliveries      {len(deliveries)} ({args.events} distinct, "
+        f"{len(deliveries) - args.events} duplicates), {args.clients} clients, "
         f"{args.workers} gunicorn workers"
     )
-    print(f"answers         {dict(sorted(codes.items()))}")
-    print(f"elapsed         {elapsed:.2f} s")
-    print(
-        "cpu (s)         "
-        + ", ".join(f"{name} {seconds:.1f}" for name, seconds in cpu.items())
-        + f" (of {elapsed * (os.cpu_count() or 1):.1f} core-seconds; PostgreSQL not counted)"
-    )
-    print(f"accepted        {accepted / elapsed:.0f} deliveries/s (2xx)")
-    print(f"processed       {len(unique) / elapsed:.0f} distinct events/s (granted, stored)")
-    print("exactly once    " + ("yes" if not problems else "NO: " + "; ".join(problems)))
-    if problems or accepted != len(deliveries):
+    for name, line in report.items():
+        print(f"{name:15s} {line}")
+    if not args.ignored:
+        print("exactly once    " + ("yes" if not problems else "NO: " + "; ".join(problems)))
+    if problems:
         raise SystemExit(1)
 
 

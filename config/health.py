@@ -62,17 +62,21 @@ def _age_check(oldest: datetime | None, *, limit_seconds: int, what: str) -> dic
 
 
 def webhook_events_pending() -> dict:
-    """The oldest stored webhook event nobody has processed yet (status `received`)."""
-    from webhooks.models import WebhookEvent
+    """The webhook queue: how many stored events nobody has processed yet (status `received`),
+    the oldest one's age (the check fails past the limit), and how many failed."""
+    from webhooks.selectors import webhook_queue
 
-    oldest = (
-        WebhookEvent.objects.filter(status=WebhookEvent.Status.RECEIVED)
-        .order_by("received_at")
-        .values_list("received_at", flat=True)
-        .first()
-    )
+    queue = webhook_queue()
     limit = settings.READYZ_WEBHOOK_MAX_AGE_SECONDS
-    return _age_check(oldest, limit_seconds=limit, what="an unprocessed webhook event")
+    extra = {"unprocessed": queue.depth, "failed": queue.failed}
+    try:
+        detail = _age_check(
+            queue.oldest_received_at, limit_seconds=limit, what="an unprocessed webhook event"
+        )
+    except CheckFailed as exc:
+        exc.detail.update(extra)
+        raise
+    return {**detail, **extra}
 
 
 def provisioning_waiting() -> dict:

@@ -301,6 +301,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 # waiting provisioning run, is older than this (0: age reported, never a failure).
 READYZ_WEBHOOK_MAX_AGE_SECONDS = env.int("READYZ_WEBHOOK_MAX_AGE_SECONDS", default=900)
 READYZ_PROVISIONING_MAX_AGE_SECONDS = env.int("READYZ_PROVISIONING_MAX_AGE_SECONDS", default=3600)
+# A stored Stripe event a worker has not processed this long after it arrived (or after the
+# sweeper last sent it) is sent again by the sweeper (broker down, worker died).
+WEBHOOK_SWEEP_AFTER_SECONDS = env.int("WEBHOOK_SWEEP_AFTER_SECONDS", default=60)
+# A failing Stripe event is tried this many times in all (1 min apart, doubling, at most 6 h);
+# then it waits for staff (`replay_stripe_events --failed`).
+WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", default=10)
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
@@ -319,6 +325,12 @@ CELERY_BEAT_SCHEDULE = {
     # Sends what a broker outage left pending (jobs.PendingTask); safe to run twice at once.
     "pending-tasks-sweep": {
         "task": "jobs.tasks.sweep_pending_tasks",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
+    # Resends the Stripe events stored but not processed in time; safe to run twice at once.
+    "stripe-events-sweep": {
+        "task": "webhooks.tasks.sweep_stripe_events",
         "schedule": crontab(minute="*"),
         "options": {"expires": 50},
     },

@@ -6,15 +6,21 @@
   pending; `pending_tasks_sweep` (beat, every minute) sends it later.
 - `task_send`: now, for doors whose caller retries (cron): `BrokerUnavailable` on failure.
 
-Both publish once over a fresh connection with a short connect timeout: no retries, and no
-result-backend subscription (Redis' result backend otherwise retries 20 times, about 19 s,
-before it gives up), so a broker outage costs a request at most about a second.
+Both publish once over a connection with a short connect timeout, kept per thread (and
+opened afresh once if the kept one fails): no retries, and no result-backend subscription
+(Redis' result backend otherwise retries 20 times, about 19 s, before it gives up), so a
+broker outage costs a request at most about a second (two, when a kept connection times out
+before the fresh one is refused).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+from contextlib import suppress
 from datetime import datetime, timedelta
+from functools import partial
 from importlib import import_module
 
 from django.conf import settings
@@ -83,19 +89,54 @@ def task_send(name: str, *, args=(), kwargs=None, keep_result: bool = False, **o
     task = _task(app, name)
     if app.conf.task_always_eager:  # `make run`: no broker, the task runs here
         return task.apply_async(args=list(args), kwargs=kwargs or {}, **options).id
+    send = partial(
+        task.apply_async,
+        args=list(args),
+        kwargs=kwargs or {},
+        retry=False,
+        ignore_result=not keep_result,
+        **options,
+    )
     try:
-        with _connection(app) as connection:
-            return task.apply_async(
-                args=list(args),
-                kwargs=kwargs or {},
-                connection=connection,
-                retry=False,
-                ignore_result=not keep_result,
-                **options,
-            ).id
+        return _publish(app, send).id
     except BROKER_ERRORS as exc:
         logger.warning("broker unavailable, %s not sent: %s: %s", name, type(exc).__name__, exc)
         raise BrokerUnavailable(f"The task queue is unreachable ({type(exc).__name__}).") from exc
+
+
+_kept = threading.local()
+
+
+def _publish(app, send):
+    """The AsyncResult, sent over this thread's kept connection: opening one costs about 5 ms
+    of CPU, ten times the publish itself (a webhook delivery sends one task). A kept
+    connection that fails (Redis restarted since) is dropped and the send tried once on a
+    fresh one."""
+    key = (os.getpid(), app.conf.broker_url)
+    kept = getattr(_kept, "connection", None)
+    if kept is not None and _kept.key == key:
+        try:
+            return send(connection=kept)
+        except BROKER_ERRORS:
+            logger.info("kept broker connection failed; trying a fresh one")
+        _connection_drop()
+    connection = _connection(app)
+    try:
+        task_id = send(connection=connection)
+    except BaseException:
+        connection.release()
+        raise
+    _connection_drop()
+    _kept.connection, _kept.key = connection, key
+    return task_id
+
+
+def _connection_drop() -> None:
+    kept = getattr(_kept, "connection", None)
+    _kept.connection = None
+    if kept is not None and _kept.key[0] == os.getpid():
+        with suppress(*BROKER_ERRORS):
+            kept.release()
 
 
 def task_enqueue(

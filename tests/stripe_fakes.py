@@ -105,14 +105,28 @@ def sign(body: bytes, *, secret: str = WEBHOOK_SECRET, timestamp: int | None = N
     return f"t={ts},v1={mac}"
 
 
-def post_event(client, event: dict, **kwargs):
+def post_event(client, event: dict, *, process: bool = True, **kwargs):
+    """Deliver a signed event; with `process`, then do what a worker does with the task the
+    delivery queued (run the real task, here), so the test sees the event's effect."""
     body = json.dumps(event).encode()
-    return client.post(
+    response = client.post(
         "/api/webhooks/stripe",
         data=body,
         content_type="application/json",
         HTTP_STRIPE_SIGNATURE=sign(body, **kwargs),
     )
+    if process and response.status_code == 200 and response.json()["detail"] == "received":
+        worker_process(event["id"])
+    return response
+
+
+def worker_process(event_id: str):
+    """The Celery task for a stored Stripe event, run here as a worker would run it."""
+    from webhooks.models import WebhookEvent
+    from webhooks.tasks import process_stripe_event
+
+    stored = WebhookEvent.objects.get(source="stripe", external_id=event_id)
+    return process_stripe_event.apply(args=[stored.pk]).get()
 
 
 def portal_session(session_id: str, *, customer: str, return_url: str, url: str) -> dict:

@@ -14,7 +14,6 @@ import time
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
@@ -23,6 +22,7 @@ from rest_framework.views import APIView
 
 from accounts.services import SignupConflict, SignupInvalid, signup_register
 from webhooks.models import WebhookEvent
+from webhooks.store import webhook_event_run, webhook_event_store
 
 TOLERANCE_SECONDS = 300
 EVENT_TYPE = "post-user-registration"
@@ -103,29 +103,31 @@ def _answer(code: int, detail: str) -> Response:
 
 
 def _accept(*, external_id: str, payload: dict, data: dict) -> Response:
+    """Store, then run at once in the same transaction: the answer (the user, or why not)
+    depends on the outcome, and a crash stores nothing, so Auth0 calls again."""
     with transaction.atomic():
-        event, created = WebhookEvent.objects.get_or_create(
+        stored = webhook_event_store(
             source=WebhookEvent.Source.AUTH0,
             external_id=external_id,
-            defaults={"event_type": EVENT_TYPE, "payload": payload, "attempts": 1},
+            event_type=EVENT_TYPE,
+            payload=payload,
+            status=WebhookEvent.Status.RECEIVED,
         )
-        if not created:
+        if stored is None:
             return _answer(status.HTTP_401_UNAUTHORIZED, "Replayed delivery.")
-        try:
-            user = signup_register(
+        run = webhook_event_run(
+            stored,
+            lambda: signup_register(
                 auth0_subject=data["user_id"],
                 email=data["email"],
                 given_name=data["given_name"],
                 family_name=data["family_name"],
                 name=data["name"],
-            )
-        except (SignupInvalid, SignupConflict) as exc:
-            event.status = WebhookEvent.Status.FAILED
-            event.error = str(exc)
-            event.save(update_fields=["status", "error"])
-            code = 409 if isinstance(exc, SignupConflict) else 400
-            return _answer(code, str(exc))
-        event.status = WebhookEvent.Status.PROCESSED
-        event.processed_at = timezone.now()
-        event.save(update_fields=["status", "processed_at"])
-    return Response({"status": "accepted", "user": user.pk}, status=status.HTTP_202_ACCEPTED)
+            ),
+            recorded=(SignupInvalid, SignupConflict),
+            retries=False,
+        )
+    if run.error is not None:
+        code = 409 if isinstance(run.error, SignupConflict) else 400
+        return _answer(code, str(run.error))
+    return Response({"status": "accepted", "user": run.result.pk}, status=status.HTTP_202_ACCEPTED)

@@ -25,6 +25,9 @@ class WebhookEvent(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # When the sweeper next sends an unfinished (received or failed) Stripe event to a worker;
+    # None once it is done, or failed past its last automatic attempt.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -33,7 +36,14 @@ class WebhookEvent(models.Model):
                 fields=["source", "external_id"], name="webhook_event_unique_external_id"
             )
         ]
-        indexes = [models.Index(fields=["status", "source"])]
+        indexes = [
+            models.Index(fields=["status", "source"]),
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(next_attempt_at__isnull=False),
+                name="webhook_event_due",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source}:{self.event_type}:{self.external_id}"

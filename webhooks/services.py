@@ -1,37 +1,48 @@
-"""Stripe webhook pipeline: verify, check, store once, dispatch, record.
+"""Stripe webhook pipeline: verify, check, store once, answer; process in a worker.
 
+In the request (answers in milliseconds, as Stripe asks: 2xx before any complex logic):
 1. verify the `Stripe-Signature` header on the raw body (Stripe's scheme, 300 s tolerance);
 2. parse the JSON and require an event id and type;
 3. an event for a customer or checkout session that is not ours is refused (4xx, nothing
    stored; Stripe retries, by which time a racing signup may have stored the customer);
-4. store the event once: UNIQUE (source, external id), so duplicates find the stored row;
-5. types outside the allow-list are stored as ignored and acknowledged;
-6. process under a row lock on the stored event: a duplicate delivered at the same moment
-   waits, then finds it processed. A delivery stores and processes in one transaction
-   (`stripe_event_accept`); a crash in between stores nothing and answers no 2xx, so Stripe
-   redelivers. A handler error is recorded on the event (status, error,
-   attempts) and answers 500 so Stripe retries; `stripe_events_replay` reprocesses.
+4. store the event once: UNIQUE (source, external id), one INSERT ... ON CONFLICT DO NOTHING
+   in its own short transaction; a duplicate stores nothing. Types outside the allow-list are
+   stored as ignored. Answer 200;
+5. after commit, send the processing task (`webhooks.tasks.process_stripe_event`). A broker
+   outage only delays it: the stored row is the record, `stripe_events_sweep` resends.
+In a Celery worker (`stripe_event_process`):
+6. the handler's Stripe reads first, with no transaction open; then, under the event's row
+   lock, the status is checked again and the handler applied once. A handler error is
+   recorded on the event (status, error, attempts) and tried again with backoff by the
+   sweeper; `stripe_events_replay` reprocesses by hand.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from billing.payments import events as stripe_events
 from billing.payments import gateway
-from jobs.services import task_enqueue
+from jobs.services import BrokerUnavailable, task_enqueue, task_send
 from webhooks.models import WebhookEvent
-
-logger = logging.getLogger(__name__)
+from webhooks.store import (
+    DONE,
+    sweep_after,
+    webhook_event_ignore,
+    webhook_event_run,
+    webhook_event_store,
+)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
-DONE = {WebhookEvent.Status.PROCESSED, WebhookEvent.Status.IGNORED}
+PROCESS_TASK = "webhooks.tasks.process_stripe_event"
+SWEEP_BATCH = 500
 
 
 class WebhookRejected(Exception):
@@ -46,7 +57,7 @@ class WebhookRejected(Exception):
 class Outcome:
     status_code: int
     detail: str
-    event: WebhookEvent | None = None
+    event_id: str | None = None
 
 
 # --- pipeline -------------------------------------------------------------------------------
@@ -84,57 +95,56 @@ def stripe_event_check_owner(event: dict) -> None:
         raise WebhookRejected(problem)
 
 
-def stripe_event_process(*, event_id: int) -> WebhookEvent:
-    """Step 6: run the handler once under the event's row lock; record the outcome."""
-    with transaction.atomic():
-        return _run_locked(WebhookEvent.objects.select_for_update().get(pk=event_id))
-
-
-def stripe_event_accept(*, event: dict) -> WebhookEvent:
-    """Steps 4-6 in one transaction, the delivery hot path. The first delivery inserts the row
-    (INSERT ... ON CONFLICT DO NOTHING) and so holds its lock until commit: a concurrent
-    duplicate's insert waits on the unique index, then finds the row and locks it, by which
-    time it is processed. A handler error is kept by the savepoint in `_run_locked` and the
-    row commits as failed."""
-    status = (
-        WebhookEvent.Status.RECEIVED
-        if stripe_events.stripe_event_handled(event["type"])
-        else WebhookEvent.Status.IGNORED
+def stripe_event_accept(*, event: dict) -> WebhookEvent | None:
+    """Steps 4-5, the delivery hot path: one INSERT ... ON CONFLICT DO NOTHING (its own short
+    transaction) and, for a new handled event, its processing task sent once that commits.
+    None for a duplicate: the first delivery stored it and its processing is on its way."""
+    handled = stripe_events.stripe_event_handled(event["type"])
+    stored = webhook_event_store(
+        source=WebhookEvent.Source.STRIPE,
+        external_id=event["id"],
+        event_type=event["type"],
+        payload=event,
+        status=WebhookEvent.Status.RECEIVED if handled else WebhookEvent.Status.IGNORED,
     )
-    now = timezone.now()
+    if stored is not None and handled:
+        # No PendingTask row: the stored event is the record; the sweeper resends it.
+        task_enqueue(PROCESS_TASK, args=[stored.pk], record=False)
+    return stored
+
+
+def stripe_event_process(*, event_id: int) -> WebhookEvent:
+    """Step 6, in a worker (or a replay), with no transaction open:
+    1. load the event; done already -> nothing to do;
+    2. `prepare`: the Stripe reads its handler needs, outside any transaction, so a slow
+       Stripe holds no lock (a failure here is recorded like a handler error);
+    3. lock the row, check again that it is not done (another worker may have finished it
+       meanwhile: exactly once), run the handler on what was read, record the outcome."""
+    stored = WebhookEvent.objects.get(pk=event_id)
+    if stored.status in DONE:
+        return stored
+    try:
+        prepared = stripe_events.stripe_event_prepare(stored.payload)
+    except Exception as exc:  # noqa: BLE001 - recorded on the event below, retried later
+        return _locked_run(event_id, partial(_raise, exc))
+    return _locked_run(event_id, lambda: _handle(stored.payload, prepared))
+
+
+def _raise(exc: Exception):
+    raise exc
+
+
+def _locked_run(event_id: int, handler) -> WebhookEvent:
     with transaction.atomic():
-        pk = _insert_new(event, status, now)
-        if pk is None:  # delivered before, or by a concurrent delivery: wait for its lock
-            stored = WebhookEvent.objects.select_for_update().get(
-                source=WebhookEvent.Source.STRIPE, external_id=event["id"]
-            )
-        else:
-            stored = WebhookEvent(
-                pk=pk,
-                source=WebhookEvent.Source.STRIPE,
-                external_id=event["id"],
-                event_type=event["type"],
-                payload=event,
-                status=status,
-                received_at=now,
-            )
-        return _run_locked(stored)
+        stored = WebhookEvent.objects.select_for_update().get(pk=event_id)
+        if not stripe_events.stripe_event_handled(stored.event_type):
+            return webhook_event_ignore(stored)
+        return webhook_event_run(stored, handler).event
 
 
-def _insert_new(event: dict, status: str, now) -> int | None:
-    """The new row's id, or None when (source, external id) is stored already. Written as SQL:
-    the ORM has no ON CONFLICT DO NOTHING that returns the id."""
-    table = WebhookEvent._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {table} (source, external_id, event_type, payload, status, error,"
-            " attempts, received_at) VALUES (%s, %s, %s, %s, %s, '', 0, %s)"
-            " ON CONFLICT (source, external_id) DO NOTHING RETURNING id",
-            [WebhookEvent.Source.STRIPE, event["id"], event["type"], json.dumps(event)]
-            + [status, now],
-        )
-        row = cursor.fetchone()
-    return row[0] if row else None
+def _handle(event: dict, prepared: dict) -> None:
+    stripe_events.stripe_event_handle(event, prepared)
+    _suspension_sync_later(event)
 
 
 def _suspension_sync_later(event: dict) -> None:
@@ -149,45 +159,52 @@ def _suspension_sync_later(event: dict) -> None:
         )
 
 
-def _run_locked(stored: WebhookEvent) -> WebhookEvent:
-    """Run the handler for a row locked by the caller's transaction, unless done; record."""
-    if stored.status in DONE:
-        return stored
-    if not stripe_events.stripe_event_handled(stored.event_type):
-        stored.status = WebhookEvent.Status.IGNORED
-    else:
-        stored.attempts += 1
-        try:
-            with transaction.atomic():
-                stripe_events.stripe_event_handle(stored.payload)
-            stored.status, stored.error = WebhookEvent.Status.PROCESSED, ""
-            _suspension_sync_later(stored.payload)
-        except Exception as exc:  # noqa: BLE001 - recorded on the event, answered 500
-            logger.warning("stripe event %s failed: %s", stored.external_id, exc)
-            stored.status = WebhookEvent.Status.FAILED
-            stored.error = f"{type(exc).__name__}: {exc}"[:2000]
-    stored.processed_at = timezone.now()
-    stored.save(update_fields=["status", "error", "attempts", "processed_at"])
-    return stored
-
-
 def stripe_event_receive(*, payload: bytes, signature: str | None) -> Outcome:
-    """The whole pipeline for one delivery; the view only turns the outcome into a response."""
+    """The whole intake for one delivery; the view only turns the outcome into a response."""
     try:
         event = stripe_event_verify(payload=payload, signature=signature)
         stripe_event_check_owner(event)
     except WebhookRejected as exc:
         return Outcome(exc.status_code, str(exc))
     stored = stripe_event_accept(event=event)
-    if stored.status == WebhookEvent.Status.FAILED:
-        return Outcome(500, "The event is stored; processing failed and will be retried.", stored)
-    return Outcome(200, stored.status, stored)
+    return Outcome(200, stored.status if stored else "duplicate", event["id"])
+
+
+def stripe_events_sweep(*, now: datetime | None = None) -> int:
+    """Beat, every minute: send again each Stripe event that is due (received but not
+    processed within WEBHOOK_SWEEP_AFTER_SECONDS: the broker was down or a worker died; or
+    failed and due for its next attempt); how many were sent. Rows are claimed with SKIP
+    LOCKED (a worker processing one holds its lock), so two sweeps at once send each once;
+    a sent row is due again only after another WEBHOOK_SWEEP_AFTER_SECONDS. Sending twice is
+    harmless: the worker checks the status under the row lock. The first broker failure
+    stops the sweep (the next one retries)."""
+    now = now or timezone.now()
+    sent = 0
+    with transaction.atomic():
+        due = (
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(
+                source=WebhookEvent.Source.STRIPE,
+                status__in=[WebhookEvent.Status.RECEIVED, WebhookEvent.Status.FAILED],
+                next_attempt_at__lte=now,
+            )
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        for pk in list(due):
+            try:
+                task_send(PROCESS_TASK, args=[pk])
+            except BrokerUnavailable:
+                break
+            WebhookEvent.objects.filter(pk=pk).update(next_attempt_at=now + sweep_after())
+            sent += 1
+    return sent
 
 
 def stripe_events_replay(*, failed_only: bool = False) -> list[WebhookEvent]:
-    """Reprocess stored Stripe events that did not complete: failed ones, and ones stored but
-    never processed (a crash between store and process). Processed events are not run again,
-    so a replay cannot repeat a notice email."""
+    """Reprocess, here and now, stored Stripe events that did not complete: failed ones, and
+    ones stored but not processed yet. Processed events are not run again, so a replay cannot
+    repeat a notice email."""
     pending = [WebhookEvent.Status.FAILED] + ([] if failed_only else [WebhookEvent.Status.RECEIVED])
     ids = list(
         WebhookEvent.objects.filter(source=WebhookEvent.Source.STRIPE, status__in=pending)

@@ -18,12 +18,12 @@ class StripeWebhookApi(APIView):
     @extend_schema(
         request={"application/json": {"type": "object", "description": "A Stripe event"}},
         responses={
-            200: OpenApiResponse(description="Stored and processed (or ignored: type not handled)"),
+            200: OpenApiResponse(
+                description="Stored (received: processing queued; ignored: type not handled;"
+                " duplicate: stored before)"
+            ),
             400: OpenApiResponse(
                 description="Missing, forged or stale signature; not JSON; not ours"
-            ),
-            500: OpenApiResponse(
-                description="Handler error, recorded on the event: Stripe retries"
             ),
             503: OpenApiResponse(description="STRIPE_WEBHOOK_SECRET is not configured"),
         },
@@ -35,6 +35,6 @@ class StripeWebhookApi(APIView):
             payload=request.body, signature=request.headers.get("Stripe-Signature")
         )
         body = {"detail": outcome.detail}
-        if outcome.event is not None:
-            body["event"] = outcome.event.external_id
+        if outcome.event_id is not None:
+            body["event"] = outcome.event_id
         return Response(body, status=outcome.status_code)

@@ -1,5 +1,8 @@
 """What each Stripe event type does to our records. webhooks/ verifies the delivery, stores it
-once and dispatches here; a handler runs once per stored event, inside its transaction.
+once and dispatches here; a handler runs once per stored event, inside its transaction. A
+handler that reads from Stripe has a `PREPARERS` entry making the same reads first, with no
+transaction open; inside the transaction they answer from what was read (a slow Stripe holds
+no lock).
 
 Status events are ordered per account under its row lock (billing/payments/event_order.py):
 an event older than the last one applied changes no status.
@@ -142,6 +145,43 @@ HANDLERS: dict[str, Callable[[dict], None]] = {
     "charge.dispute.created": _dispute,
     "charge.dispute.closed": _dispute,
 }
+def _read_checkout_session(event: dict) -> None:
+    gateway.checkout_session_retrieve(_obj(event)["id"])
+
+
+def _read_refunds(event: dict) -> None:
+    charge = _obj(event)
+    gateway.checkout_session_for_payment_intent(charge.get("payment_intent") or "")
+    gateway.charge_refunds(charge["id"])
+
+
+def _read_dispute_charge(event: dict) -> None:
+    charge = reversals.dispute_charge(_obj(event))
+    gateway.checkout_session_for_payment_intent(getattr(charge, "payment_intent", None) or "")
+
+
+def _read_payment_method(path: tuple[str, ...]) -> Callable[[dict], None]:
+    def read(event: dict) -> None:
+        found = _obj(event)
+        for key in path:
+            found = (found or {}).get(key)
+        if isinstance(found, str):
+            gateway.payment_method_retrieve(found)
+
+    return read
+
+
+# The Stripe reads each handler makes, made before its transaction (the handler's own calls
+# then answer from them; one missed here is still made, inside).
+PREPARERS: dict[str, Callable[[dict], None]] = {
+    "checkout.session.completed": _read_checkout_session,
+    "checkout.session.async_payment_succeeded": _read_checkout_session,
+    "charge.refunded": _read_refunds,
+    "charge.dispute.created": _read_dispute_charge,
+    "charge.dispute.closed": _read_dispute_charge,
+    "customer.updated": _read_payment_method(("invoice_settings", "default_payment_method")),
+    "setup_intent.succeeded": _read_payment_method(("payment_method",)),
+}
 # Events after which the user's suspension may have to change at once (a payment resumes; a
 # refund or dispute may push a prepaid balance below zero). The beat sweeper catches the rest.
 SUSPENSION_TRIGGERS = {
@@ -160,8 +200,19 @@ def stripe_event_handled(event_type: str) -> bool:
     return event_type in HANDLERS
 
 
-def stripe_event_handle(event: dict) -> None:
-    HANDLERS[event["type"]](event)
+def stripe_event_prepare(event: dict) -> dict:
+    """The Stripe reads the event's handler makes; call it with no transaction open."""
+    reads: dict = {}
+    prepare = PREPARERS.get(event["type"])
+    if prepare:
+        with gateway.reads_kept(reads):
+            prepare(event)
+    return reads
+
+
+def stripe_event_handle(event: dict, prepared: dict | None = None) -> None:
+    with gateway.reads_kept(dict(prepared or {})):
+        HANDLERS[event["type"]](event)
 
 
 def stripe_event_owner_problem(event: dict) -> str | None:

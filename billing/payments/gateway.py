@@ -10,6 +10,8 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import stripe
 from django.conf import settings
@@ -61,6 +63,36 @@ class StripeCardDeclined(StripeRequestRefused):
         super().__init__(message)
         self.code = code
         self.payment_intent_id = payment_intent_id
+
+
+# Reads kept for a webhook handler (billing/payments/events.py `PREPARERS`): made before its
+# transaction opens, answered again from here inside it, so a slow Stripe holds no lock.
+_reads: ContextVar[dict | None] = ContextVar("stripe_reads", default=None)
+
+
+@contextmanager
+def reads_kept(reads: dict):
+    """Inside: a `_keepable` read already in `reads` answers from there (no HTTP); any other
+    asks Stripe and is kept in `reads`."""
+    token = _reads.set(reads)
+    try:
+        yield reads
+    finally:
+        _reads.reset(token)
+
+
+def _keepable(fn):
+    @functools.wraps(fn)
+    def read(*args):
+        reads, key = _reads.get(), (fn.__name__, *args)
+        if reads is not None and key in reads:
+            return reads[key]
+        result = fn(*args)
+        if reads is not None:
+            reads[key] = result
+        return result
+
+    return read
 
 
 def is_configured() -> bool:
@@ -306,6 +338,7 @@ def payment_intent_charge_off_session(
     )
 
 
+@_keepable
 def checkout_session_retrieve(session_id: str):
     """The Checkout Session as Stripe has it now (fulfilment trusts this, not the event)."""
     return call(client().v1.checkout.sessions.retrieve, session_id)
@@ -435,15 +468,18 @@ def metered_price_ensure(
 # --- Charges, refunds, disputes -------------------------------------------------------------------
 
 
+@_keepable
 def charge_retrieve(charge_id: str):
     return call(client().v1.charges.retrieve, charge_id)
 
 
+@_keepable
 def charge_refunds(charge_id: str) -> list:
     """Every refund of a charge (the Charge object no longer embeds them)."""
     return _list_all(client().v1.refunds.list, {"charge": charge_id, "limit": 100})
 
 
+@_keepable
 def checkout_session_for_payment_intent(payment_intent_id: str):
     """The Checkout Session that created a PaymentIntent, or None (an invoice payment)."""
     if not payment_intent_id:
@@ -457,6 +493,7 @@ def checkout_session_for_payment_intent(payment_intent_id: str):
 # --- Payment methods and the customer portal -----------------------------------------------------
 
 
+@_keepable
 def payment_method_retrieve(payment_method_id: str):
     return call(client().v1.payment_methods.retrieve, payment_method_id)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -23,6 +24,9 @@ class FakeStripe:
         self.paid: set[str] = set()
         self.idempotency_keys: list[str] = []
         self.portal_sessions: dict[str, dict] = {}
+        # A slow Stripe (tests/faults): each session retrieve says it arrived, then waits.
+        self.retrieve_delay_seconds = 0.0
+        self.retrieve_arrived = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -91,6 +95,8 @@ class FakeStripe:
                 self.wfile.write(page)
 
             def _session(self, session_id: str):
+                fake.retrieve_arrived.set()
+                time.sleep(fake.retrieve_delay_seconds)
                 params = fake.sessions.get(session_id)
                 if params is None:
                     return self._json(404, {"error": {"message": "no such session"}})

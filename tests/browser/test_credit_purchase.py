@@ -13,13 +13,14 @@ from playwright.sync_api import expect
 from accounts.models import User
 from billing.ledger.money import format_cents
 from billing.models import CreditPurchase
-from tests.stripe_fakes import sign, stripe_event
+from tests.stripe_fakes import sign, stripe_event, worker_process
 
 pytestmark = pytest.mark.browser
 
 
 def stripe_sends_completed(live_server, fake, session_id: str) -> None:
-    """Stripe takes the payment and delivers a signed checkout.session.completed webhook."""
+    """Stripe takes the payment and delivers a signed checkout.session.completed webhook; a
+    worker processes it (the real task, run here)."""
     fake.paid.add(session_id)
     event = stripe_event(
         "checkout.session.completed",
@@ -34,6 +35,7 @@ def stripe_sends_completed(live_server, fake, session_id: str) -> None:
         timeout=30,
     )
     assert response.status_code == 200, response.text
+    worker_process(event["id"])
 
 
 def test_buy_credits_and_see_the_balance_rise(

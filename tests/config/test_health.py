@@ -60,6 +60,20 @@ def test_readyz_fails_when_a_webhook_event_waits_too_long(client, db, settings):
     check = response.json()["checks"]["webhook_events"]
     assert check["ok"] is False and 1790 <= check["oldest_age_seconds"] <= 1900
     assert "unprocessed webhook event" in check["error"]
+    assert (check["unprocessed"], check["failed"]) == (1, 0)
+
+
+def test_readyz_shows_the_webhook_queue_depth_while_it_is_young(client, db):
+    for n, status in enumerate(["received", "received", "failed", "processed"]):
+        WebhookEvent.objects.create(
+            source="stripe", external_id=f"evt_{n}", event_type="invoice.paid", payload={},
+            status=status,
+        )
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    check = response.json()["checks"]["webhook_events"]
+    assert (check["ok"], check["unprocessed"], check["failed"]) == (True, 2, 1)
+    assert 0 <= check["oldest_age_seconds"] < 60
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
-"""PostgreSQL connections killed (pg_terminate_backend) during a storm of Stripe deliveries:
-a delivery that dies answers 5xx or breaks, Stripe redelivers, and every purchase is
-credited exactly once."""
+"""PostgreSQL connections killed (pg_terminate_backend) during a storm of Stripe deliveries
+and then of their processing: a delivery that dies answers 5xx or breaks and Stripe
+redelivers; a processing that dies is run again (the broker's redelivery, the sweeper); every
+purchase is credited exactly once."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from django.test import Client
 from billing.models import BillingAccount, CreditPurchase, CreditTransaction
 from tests.stripe_fakes import API, checkout_session, post_event, stripe_event
 from webhooks.models import WebhookEvent
+from webhooks.tasks import process_stripe_event
 
 PURCHASES = 12
 THREADS = 6
@@ -39,17 +41,58 @@ def killer(stop: threading.Event, spare: int, killed: list[int]) -> None:
             time.sleep(0.02)
 
 
-def deliver_until_acknowledged(event: dict) -> int:
-    """Stripe's side: redeliver until a 2xx; how many tries it took."""
-    for attempt in range(1, 60):
+def until_done(attempt) -> int:
+    """Run `attempt` until it says done, a killed connection failing any try; the tries."""
+    for tries in range(1, 60):
         try:
-            if post_event(Client(raise_request_exception=False), event).status_code == 200:
-                return attempt
+            if attempt():
+                return tries
         except Exception:  # noqa: BLE001 - a killed connection may surface anywhere
             pass
         finally:
             connection.close()
-    raise AssertionError(f"{event['id']} never acknowledged")
+    raise AssertionError("never done")
+
+
+def deliver_until_acknowledged(event: dict) -> int:
+    """Stripe's side: redeliver until a 2xx."""
+    client = Client(raise_request_exception=False)
+    return until_done(lambda: post_event(client, event, process=False).status_code == 200)
+
+
+def process_until_done(event: dict) -> int:
+    """A worker's side: the task again until the event is processed (a failure recorded on
+    the event counts as not done: the sweeper would send it again)."""
+
+    def attempt() -> bool:
+        stored = WebhookEvent.objects.get(source="stripe", external_id=event["id"])
+        return process_stripe_event.apply(args=[stored.pk]).get() == "processed"
+
+    return until_done(attempt)
+
+
+def storm(step, events: list[dict], spare: int, killed: list[int]) -> list[BaseException]:
+    """`step` for every event, THREADS at a time, while the killer runs; the errors."""
+    stop = threading.Event()
+    chaos = threading.Thread(target=killer, args=(stop, spare, killed))
+    chaos.start()
+    errors: list[BaseException] = []
+
+    def worker(mine):
+        try:
+            for event in mine:
+                step(event)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(events[i::THREADS],)) for i in range(THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    chaos.join()
+    return errors
 
 
 @pytest.mark.django_db(transaction=True)
@@ -71,28 +114,16 @@ def test_every_purchase_is_credited_once_while_connections_are_killed(stripe_htt
         for n, sid in enumerate(sessions)
     ] * 2
     spare = connection.cursor().connection.info.backend_pid
-    stop, killed = threading.Event(), [0]
-    chaos = threading.Thread(target=killer, args=(stop, spare, killed))
-    chaos.start()
     errors: list[BaseException] = []
-
-    def worker(mine):
-        try:
-            for event in mine:
-                deliver_until_acknowledged(event)
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker, args=(events[i::THREADS],)) for i in range(THREADS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    stop.set()
-    chaos.join()
+    kills = []
+    # Intake first, then processing (each event by two workers at once), each under kills.
+    for step in (deliver_until_acknowledged, process_until_done):
+        killed = [0]
+        errors += storm(step, events, spare, killed)
+        kills.append(killed[0])
 
     assert errors == []
-    assert killed[0] > 0  # the fault really happened
+    assert all(kills), kills  # the fault really happened, in both phases
     grants = CreditTransaction.objects.filter(account=prepaid_account, kind="purchase")
     assert sorted(tx.amount_cents for tx in grants) == [1000 + n for n in range(PURCHASES)]
     expected = sum(1000 + n for n in range(PURCHASES))

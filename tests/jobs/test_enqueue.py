@@ -91,6 +91,18 @@ def test_send_now_raises_broker_unavailable_when_the_broker_is_down(broker_down)
         task_send(TASK, args=[1])
 
 
+def test_sends_share_one_kept_connection_and_survive_an_outage_between_them(broker_queue):
+    first = task_send(TASK, args=[1])
+    with broker_outage(), pytest.raises(BrokerUnavailable):
+        task_send(TASK, args=[2])
+    second = task_send(TASK, args=[3])  # the broker back: a fresh connection
+    third = task_send(TASK, args=[4])
+
+    assert all(isinstance(task_id, str) and task_id for task_id in (first, second, third))
+    assert len({first, second, third}) == 3
+    assert [m.args for m in broker_queue.messages()] == [[1], [3], [4]]
+
+
 def test_the_broker_check_says_whether_the_broker_answers(broker_queue):
     assert broker_check() == "ok"
 

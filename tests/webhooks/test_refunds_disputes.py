@@ -243,3 +243,27 @@ def test_events_for_charges_of_unknown_customers_are_refused_without_writes(
     assert [r.status_code for r in refused] == [400, 400]
     assert not WebhookEvent.objects.exists() and not ChargeReversal.objects.exists()
     assert postings(account) == []
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        refunded("evt_refund_prepared", 1000),
+        dispute_event("charge.dispute.created", "evt_dp", "needs_response"),
+    ],
+    ids=["refund", "dispute"],
+)
+def test_the_handlers_stripe_reads_are_made_before_the_transaction(
+    client, stripe_http, account, event
+):
+    from billing.payments.events import stripe_event_handle, stripe_event_prepare
+
+    stripe_knows(stripe_http, account, refunds=[("re_1", 1000)])
+    prepared = stripe_event_prepare(event)
+    asked = len(stripe_http.calls)
+    assert asked >= 2  # the charge or its refunds, and its Checkout Session
+
+    stripe_event_handle(event, prepared)  # in the event's transaction: from what was read
+
+    assert len(stripe_http.calls) == asked
+    assert ChargeReversal.objects.get().amount_cents in (1000, 2500)

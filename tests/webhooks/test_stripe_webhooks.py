@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import responses
 from django.core import mail
+from django.utils import timezone
 
 from billing.models import AccountStatus, BillingAccount, CreditPurchase, CreditTransaction
 from tests.stripe_fakes import (
@@ -17,9 +19,10 @@ from tests.stripe_fakes import (
     sign,
     stripe_event,
     stripe_object,
+    worker_process,
 )
 from webhooks.models import WebhookEvent
-from webhooks.services import stripe_events_replay
+from webhooks.services import stripe_events_replay, stripe_events_sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -133,31 +136,52 @@ def test_a_late_failure_event_cannot_undo_a_paid_purchase(client, stripe_http, o
     assert BillingAccount.objects.get(pk=account.pk).balance_cents == 2500
 
 
-def test_a_handler_error_answers_500_is_recorded_and_a_retry_succeeds(
-    client, stripe_http, open_purchase
+def test_a_handler_error_is_recorded_and_the_sweeper_retries_it_with_backoff(
+    client, stripe_http, open_purchase, broker_queue
 ):
     account = open_purchase.account
     with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/v1/checkout/sessions/{SESSION}", status=500, json={"error": {}})
         response = post_event(client, completed(account))
-    assert response.status_code == 500
+    assert response.status_code == 200  # stored: Stripe need not deliver again
     stored = WebhookEvent.objects.get()
-    assert stored.status == "failed"
+    assert (stored.status, stored.attempts) == ("failed", 1)
     assert "StripeUnavailable" in stored.error
+    assert timedelta(seconds=50) < stored.next_attempt_at - stored.processed_at <= timedelta(
+        minutes=1
+    )
     assert purchases_posted(account) == []
+    assert post_event(client, completed(account)).json()["detail"] == "duplicate"
 
+    assert stripe_events_sweep(now=stored.processed_at + timedelta(seconds=30)) == 0  # not due
+    assert stripe_events_sweep(now=stored.next_attempt_at) == 1
+    assert [(m.task, m.args) for m in broker_queue.messages()] == [
+        ("webhooks.tasks.process_stripe_event", [stored.pk])
+    ]
     session_answer(stripe_http, account)
-    assert post_event(client, completed(account)).status_code == 200  # Stripe's retry
+    worker_process(stored.external_id)
     stored.refresh_from_db()
     assert (stored.status, stored.error, stored.attempts) == ("processed", "", 2)
+    assert stored.next_attempt_at is None
     assert [tx.amount_cents for tx in purchases_posted(account)] == [2500]
+
+
+def test_the_backoff_doubles_and_stops_after_the_last_attempt(settings):
+    from webhooks.store import retry_at
+
+    settings.WEBHOOK_MAX_ATTEMPTS = 4
+    now = timezone.now()
+    waits = [retry_at(attempts=n, now=now) for n in range(1, 5)]
+    assert [w - now for w in waits[:3]] == [timedelta(minutes=m) for m in (1, 2, 4)]
+    assert waits[3] is None
 
 
 def test_replay_failed_reprocesses_stored_events(client, stripe_http, open_purchase):
     account = open_purchase.account
     with responses.RequestsMock() as rsps:
         rsps.get(f"{API}/v1/checkout/sessions/{SESSION}", status=429, json={"error": {}})
-        assert post_event(client, completed(account)).status_code == 500
+        assert post_event(client, completed(account)).status_code == 200
+    assert WebhookEvent.objects.get().status == "failed"
     session_answer(stripe_http, account)
     replayed = stripe_events_replay(failed_only=True)
     assert [e.status for e in replayed] == ["processed"]
