@@ -109,6 +109,19 @@ def suspension_latest(*, user: User, kinds: list[str] | None = None) -> Suspensi
     return runs_of_user.order_by("-id").first()
 
 
+def suspension_in_force(*, user_id: int) -> bool:
+    """Whether the user's work is stopped now (suspended or paused): the only case in which a
+    payment can change anything at once. One query."""
+    latest = (
+        SuspensionRun.objects.filter(user_id=user_id)
+        .exclude(status=S.CANCELED)
+        .order_by("-id")
+        .values_list("kind", flat=True)
+        .first()
+    )
+    return latest in {SuspensionKind.SUSPEND, SuspensionKind.PAUSE}
+
+
 def suspension_is_active(*, user: User) -> bool:
     latest = suspension_latest(user=user)
     return latest is not None and latest.kind == SuspensionKind.SUSPEND

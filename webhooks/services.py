@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.suspension import suspension_in_force
 from billing.payments import events as stripe_events
 from billing.payments import gateway
 from jobs.services import BrokerUnavailable, task_enqueue, task_send
@@ -152,11 +153,15 @@ def _suspension_sync_later(event: dict) -> None:
     if event["type"] not in stripe_events.SUSPENSION_TRIGGERS:
         return
     user_id = stripe_events.stripe_event_user_id(event)
-    if user_id is not None:
-        # Recorded with the event's outcome, so a broker outage only delays it.
-        task_enqueue(
-            "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
-        )
+    if user_id is None:
+        return
+    only_lifts = event["type"] in stripe_events.PAYMENT_TRIGGERS
+    if only_lifts and not suspension_in_force(user_id=user_id):
+        return  # nothing stopped, nothing to lift: no task per purchase
+    # Recorded with the event's outcome, so a broker outage only delays it.
+    task_enqueue(
+        "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
+    )
 
 
 def stripe_event_receive(*, payload: bytes, signature: str | None) -> Outcome:

@@ -184,15 +184,18 @@ PREPARERS: dict[str, Callable[[dict], None]] = {
 }
 # Events after which the user's suspension may have to change at once (a payment resumes; a
 # refund or dispute may push a prepaid balance below zero). The beat sweeper catches the rest.
-SUSPENSION_TRIGGERS = {
+# A payment can only lift: it matters only while the user's work is stopped.
+PAYMENT_TRIGGERS = {
     "invoice.paid",
-    "invoice.payment_failed",
     "checkout.session.completed",
     "checkout.session.async_payment_succeeded",
+    "payment_intent.succeeded",
+}
+SUSPENSION_TRIGGERS = PAYMENT_TRIGGERS | {
+    "invoice.payment_failed",
     "charge.refunded",
     "charge.dispute.created",
     "charge.dispute.closed",
-    "payment_intent.succeeded",
 }
 
 

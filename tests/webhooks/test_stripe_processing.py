@@ -9,7 +9,9 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 
+from accounts.models import SuspensionKind, SuspensionRun
 from billing.models import CreditPurchase, CreditTransaction
+from jobs.models import PendingTask
 from tests.concurrency import run_at_once
 from tests.html import text_of
 from tests.stripe_fakes import API, checkout_session, post_event, stripe_event
@@ -18,6 +20,7 @@ from webhooks.services import stripe_events_sweep
 from webhooks.tasks import process_stripe_event
 
 PROCESS = "webhooks.tasks.process_stripe_event"
+SUSPENSION_SYNC = "accounts.tasks.suspension_sync_user"
 
 
 def delivered(stripe_http, account, n: int) -> WebhookEvent:
@@ -85,3 +88,19 @@ def test_staff_see_the_queue_depth_and_the_oldest_age_above_the_event_list(clien
     assert text_of(page, "queue-depth") == "2"
     assert text_of(page, "queue-oldest") == "0 s ago"
     assert text_of(page, "queue-failed") == "1"
+
+
+@pytest.mark.django_db
+def test_a_purchase_queues_a_suspension_check_only_while_work_is_stopped(
+    stripe_http, prepaid_account
+):
+    first = delivered(stripe_http, prepaid_account, 7)
+    process_stripe_event.apply(args=[first.pk]).get()
+    assert not PendingTask.objects.filter(task_name=SUSPENSION_SYNC).exists()
+
+    SuspensionRun.objects.create(
+        user=prepaid_account.user, kind=SuspensionKind.SUSPEND, cause="prepaid_arrears"
+    )
+    second = delivered(stripe_http, prepaid_account, 8)
+    process_stripe_event.apply(args=[second.pk]).get()
+    assert PendingTask.objects.filter(task_name=SUSPENSION_SYNC).count() == 1
