@@ -260,7 +260,9 @@ def stripe_event_user_id(event: dict) -> int | None:
         filters = {"stripe_customer_id": _event_customer(event)}
     if None in filters.values():  # a guest's payment: filtering on None would match IS NULL
         return None
-    return BillingAccount.objects.filter(**filters).values_list("user_id", flat=True).first()
+    # Unordered: `first()` would sort by the model's ordering, a join to the user per event.
+    found = BillingAccount.objects.filter(**filters).order_by().values_list("user_id", flat=True)
+    return next(iter(found[:1]), None)
 
 
 def _event_customer(event: dict) -> str | None:
