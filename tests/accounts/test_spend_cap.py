@@ -29,14 +29,9 @@ from billing.models import AutoTopUp, BudgetSettings, SpendPause
 from jobs.models import PendingTask
 from tests.billing.test_spend_alerts import NOW, estimate_set
 from tests.concurrency import run_at_once
-from tests.fakes.kube_server import FakeKube
 from usage.models import CollectionStatus, UsageDay
 
 S = SuspensionStatus
-
-
-def _replicas(kube: FakeKube) -> dict[str, int]:
-    return {d["metadata"]["name"]: d["spec"]["replicas"] for d in kube.deployments}
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +77,7 @@ def test_a_hard_cap_pauses_running_work_without_blocking_the_user(capped, alice,
 
     assert (run.kind, run.cause, run.status) == ("pause", SuspensionCause.SPEND_CAP, S.DONE)
     assert [s.name for s in run.steps.all()] == ["stop_deployments", "stop_jobs", "done"]
-    assert _replicas(kube)["fraud-predictor"] == 0 and _replicas(kube)["other-predictor"] == 1
+    assert kube.replicas()["fraud-predictor"] == 0 and kube.replicas()["other-predictor"] == 1
     assert "alice-proj/etl-1" not in kube.jobs
     assert hopsworks.status_changes == [] and hopsworks.users[0]["status"] == 2
     capped.refresh_from_db()
@@ -111,7 +106,7 @@ def test_raising_the_cap_lifts_the_pause_and_the_user_restarts_their_work(
     kube.deployments[0]["spec"]["replicas"] = 2  # the user starts the serving again
     spend_alerts_check_users(user_ids={alice.pk}, now=NOW)
     assert _sync_and_run(alice) is None
-    assert _replicas(kube)["fraud-predictor"] == 2
+    assert kube.replicas()["fraud-predictor"] == 2
     assert SpendPause.objects.count() == 1
 
 
@@ -198,7 +193,7 @@ def test_prepaid_credits_used_up_by_todays_estimate_pause_then_buying_lifts(
     pause = SpendPause.objects.get()
     assert (pause.reason, pause.amount_cents) == ("prepaid_available", -3_00)
     assert _sync_and_run(alice).kind == SuspensionKind.PAUSE
-    assert _replicas(kube)["fraud-predictor"] == 0 and hopsworks.status_changes == []
+    assert kube.replicas()["fraud-predictor"] == 0 and hopsworks.status_changes == []
     assert any("Buy credits" in m.body for m in mail.outbox)
 
     spend_alerts_check_users(user_ids={alice.pk}, now=NOW)  # no new credits: still paused

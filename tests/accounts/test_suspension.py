@@ -27,13 +27,8 @@ from accounts.suspension import (
     suspension_stopped,
 )
 from billing.models import AccountStatus, BillingAccount
-from tests.fakes.kube_server import FakeKube
 
 S = SuspensionStatus
-
-
-def _replicas(kube: FakeKube) -> dict[str, int]:
-    return {d["metadata"]["name"]: d["spec"]["replicas"] for d in kube.deployments}
 
 
 def _status(user: User) -> str:
@@ -53,7 +48,7 @@ def test_suspension_stops_servings_and_running_jobs_and_blocks_the_user(alice, h
         "block_user": S.DONE,
         "done": S.DONE,
     }
-    assert _replicas(kube) == {
+    assert kube.replicas() == {
         "fraud-predictor": 0,
         "fraud-idle": 0,
         "feature-cache": 1,
@@ -91,7 +86,7 @@ def test_resume_unblocks_the_user_and_leaves_deployments_stopped(alice, hopswork
 
     assert resume.status == S.DONE
     assert hopsworks.users[0]["status"] == 2
-    assert _replicas(kube)["fraud-predictor"] == 0  # the user starts it again
+    assert kube.replicas()["fraud-predictor"] == 0  # the user starts it again
     assert suspension_stopped(user=alice) is None
     assert suspension_lift(user=alice, cause=SuspensionCause.PAYMENT) is None
 
@@ -104,7 +99,7 @@ def test_hopsworks_down_leaves_the_run_waiting_with_the_account_suspended(alice,
     assert "unreachable" in run.last_error
     assert run.steps.get(name="stop_deployments").last_error == run.last_error
     assert _status(alice) == AccountStatus.SUSPENDED
-    assert _replicas(kube)["fraud-predictor"] == 2
+    assert kube.replicas()["fraud-predictor"] == 2
 
     hopsworks.down = False
     run = suspension_execute(run=run)
@@ -131,7 +126,7 @@ def test_a_crash_between_two_steps_resumes_without_stopping_anything_twice(alice
     assert run.status == S.RUNNING
     assert steps["stop_deployments"].status == S.DONE
     assert steps["stop_jobs"].status == S.RUNNING
-    assert _replicas(kube)["fraud-predictor"] == 0 and "alice-proj/etl-1" in kube.jobs
+    assert kube.replicas()["fraud-predictor"] == 0 and "alice-proj/etl-1" in kube.jobs
     assert suspension_stale(now=timezone.now() + timedelta(minutes=6)) == [run.pk]
 
     hopsworks.crash_at = None
@@ -192,7 +187,7 @@ def test_a_resume_cancels_an_unfinished_suspension(alice, hopsworks, kube):
     stuck.refresh_from_db()
     assert stuck.status == S.CANCELED and resume.status == S.DONE
     assert suspension_execute(run=stuck).status == S.CANCELED
-    assert _replicas(kube)["fraud-predictor"] == 2 and hopsworks.status_changes == []
+    assert kube.replicas()["fraud-predictor"] == 2 and hopsworks.status_changes == []
 
 
 USERS = "/admin/accounts/user/"
@@ -245,4 +240,4 @@ def test_a_project_without_a_namespace_has_nothing_to_stop(alice, hopsworks, kub
 
     run = suspension_execute(run=suspension_start(user=alice, cause=SuspensionCause.DUNNING))
 
-    assert run.status == S.DONE and _replicas(kube)["fraud-predictor"] == 0
+    assert run.status == S.DONE and kube.replicas()["fraud-predictor"] == 0

@@ -161,6 +161,10 @@ class FakeKube:
     writes: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     _server: ThreadingHTTPServer | None = None
 
+    def replicas(self) -> dict[str, int]:
+        """Each deployment's replicas, by name, as the cluster has them now."""
+        return {d["metadata"]["name"]: d["spec"]["replicas"] for d in self.deployments}
+
     # --- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeKube:
         fake = self
