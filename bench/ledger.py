@@ -19,18 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-from support import database_create
+from support import in_process_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("APP_ENV", "test")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill")
 BENCH_DB = "hopsbill_bench_ledger"
-os.environ["DATABASE_URL"] = BASE_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
-
-
-database_create(os.environ["DATABASE_URL"])
+in_process_database(BENCH_DB)
 
 import django  # noqa: E402
 

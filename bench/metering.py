@@ -25,15 +25,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from support import database_create
+from support import in_process_database
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("APP_ENV", "test")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-BASE_URL = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill")
 BENCH_DB = "hopsbill_bench_metering"
-os.environ["DATABASE_URL"] = BASE_URL.rsplit("/", 1)[0] + "/" + BENCH_DB
+in_process_database(BENCH_DB)
 
 HOPSWORKS = "https://hw.bench/hopsworks-api/api"
 PROMETHEUS = "https://prom.bench"
@@ -115,7 +112,6 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile the collection")
     args = parser.parse_args()
 
-    database_create(os.environ["DATABASE_URL"])
     parent_end, child_end = multiprocessing.Pipe()
     child = multiprocessing.Process(
         target=serve_fake_cluster, args=(args.namespaces, args.pods, child_end), daemon=True

@@ -25,24 +25,21 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support import database_migrate, free_port, gunicorn_start
+from support import database_migrate, free_port, gunicorn_start, served_env
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill_bench_d")
 EMAIL = "bench-pages@example.com"
-ENV = {
-    **os.environ,
-    "APP_ENV": "test",
-    "DATABASE_URL": DB_URL,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DB_CONN_MAX_AGE": "60",
-    "LOG_LEVEL": "WARNING",
-    "CACHE_BACKEND": "django_redis.cache.RedisCache",
-    "CACHE_LOCATION": os.environ.get(
-        "BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    ),
-}
+ENV = served_env(
+    DB_URL,
+    **{
+        "CACHE_BACKEND": "django_redis.cache.RedisCache",
+        "CACHE_LOCATION": os.environ.get(
+            "BENCH_REDIS_URL", os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        ),
+    },
+)
 PATHS = {
     "trivial (no database)": "/healthz",
     "home page (session + user)": "/",

@@ -3,6 +3,7 @@ Django migrations run in a child process for the benches that serve through guni
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,6 +12,30 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def in_process_database(name: str) -> str:
+    """For a bench that runs Django in its own process: the test settings on database `name`
+    (on the server DATABASE_URL names), created if missing. Returns its URL."""
+    os.environ.setdefault("APP_ENV", "test")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/hopsbill")
+    os.environ["DATABASE_URL"] = base.rsplit("/", 1)[0] + "/" + name
+    database_create(os.environ["DATABASE_URL"])
+    return os.environ["DATABASE_URL"]
+
+
+def served_env(db_url: str, **extra: str) -> dict[str, str]:
+    """For a bench that serves through gunicorn (and workers): the environment of the app."""
+    return {
+        **os.environ,
+        "APP_ENV": "test",
+        "DATABASE_URL": db_url,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DB_CONN_MAX_AGE": "60",
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
 
 
 def database_create(url: str) -> None:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import redis
 import requests
-from support import database_migrate, free_port, gunicorn_start
+from support import database_migrate, free_port, gunicorn_start, served_env
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -51,20 +51,17 @@ DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:543
 BROKER_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 SECRET = "whsec_bench_secret"
 ACCOUNTS = 50
-ENV = {
-    **os.environ,
-    "APP_ENV": "test",
-    "DATABASE_URL": DB_URL,
-    "DJANGO_SETTINGS_MODULE": "config.settings",
-    "DB_CONN_MAX_AGE": "60",
-    "LOG_LEVEL": "WARNING",
-    "STRIPE_SECRET_KEY": "sk_test_bench",
-    "STRIPE_WEBHOOK_SECRET": SECRET,
-    "STRIPE_MIRROR_ENABLED": "false",
-    "CELERY_BROKER_URL": BROKER_URL,
-    "CELERY_RESULT_BACKEND": BROKER_URL,
-    "CELERY_TASK_ALWAYS_EAGER": "false",
-}
+ENV = served_env(
+    DB_URL,
+    **{
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": SECRET,
+        "STRIPE_MIRROR_ENABLED": "false",
+        "CELERY_BROKER_URL": BROKER_URL,
+        "CELERY_RESULT_BACKEND": BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    },
+)
 
 
 # --- fake Stripe ------------------------------------------------------------------------------
