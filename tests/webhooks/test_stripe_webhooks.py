@@ -222,14 +222,18 @@ def test_missing_forged_or_stale_signatures_are_refused_and_nothing_is_written(
     assert purchases_posted(open_purchase.account) == []
 
 
-def test_a_signed_body_that_is_not_json_is_refused(client, stripe_env):
-    body = b"this is not json"
-    response = client.post(
+def post_signed(client, body: bytes):
+    """A raw body, correctly signed, whatever it holds."""
+    return client.post(
         "/api/webhooks/stripe",
         data=body,
         content_type="application/json",
         HTTP_STRIPE_SIGNATURE=sign(body),
     )
+
+
+def test_a_signed_body_that_is_not_json_is_refused(client, stripe_env):
+    response = post_signed(client, b"this is not json")
     assert response.status_code == 400
     assert "JSON" in response.json()["detail"]
     assert WebhookEvent.objects.count() == 0
@@ -237,14 +241,7 @@ def test_a_signed_body_that_is_not_json_is_refused(client, stripe_env):
 
 def test_without_a_webhook_secret_the_endpoint_says_it_is_not_configured(client, stripe_env):
     stripe_env.STRIPE_WEBHOOK_SECRET = ""
-    body = b"{}"
-    response = client.post(
-        "/api/webhooks/stripe",
-        data=body,
-        content_type="application/json",
-        HTTP_STRIPE_SIGNATURE=sign(body),
-    )
-    assert response.status_code == 503
+    assert post_signed(client, b"{}").status_code == 503
 
 
 def test_an_event_for_an_unknown_customer_is_refused_and_nothing_is_written(
