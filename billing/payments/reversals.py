@@ -1,6 +1,7 @@
 """Refunds and disputes: money that comes back out of a payment.
 
-On a credit purchase (a Checkout Session of ours made the charge's PaymentIntent) the credits
+On a credit purchase (a Checkout Session of ours, or an auto top-up, made the charge's
+PaymentIntent) the credits
 go with the money: each refund id debits its amount once (`refund:<re_id>`), a dispute debits
 the disputed amount once (`dispute:<dp_id>`) and flags the account for staff, a dispute closed
 as won credits it back once (`dispute_won:<dp_id>`). The balance may go below zero (arrears).
@@ -15,14 +16,17 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 
 from billing.ledger import credits_reverse_payment
-from billing.models import BillingAccount, ChargeReversal, TransactionKind
+from billing.models import AutoTopUpCharge, BillingAccount, ChargeReversal, TransactionKind
 from billing.payments import gateway
 
 Kind, Target = ChargeReversal.Kind, ChargeReversal.Target
 
 
 def _target(charge) -> str:
-    session = gateway.checkout_session_for_payment_intent(_get(charge, "payment_intent") or "")
+    intent = _get(charge, "payment_intent") or ""
+    if intent and AutoTopUpCharge.objects.filter(stripe_payment_intent_id=intent).exists():
+        return Target.CREDITS  # an auto top-up (billing.payments.auto_topup) bought credits
+    session = gateway.checkout_session_for_payment_intent(intent)
     ours = session is not None and (_get(session, "metadata") or {}).get("hopsbill_purchase_id")
     return Target.CREDITS if ours else Target.INVOICE
 

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from billing.ledger import credits_deduct_usage
+from billing.ledger.postings import credits_record_payment
 from billing.models import (
     AccountStatus,
+    AutoTopUpCharge,
     BillingAccount,
     ChargeReversal,
     CreditPurchase,
@@ -145,6 +147,26 @@ def test_a_refund_before_its_checkout_completion_ends_with_the_same_balance(
     assert sorted(postings(account)) == [("purchase", 2500), ("refund", -1000)]
     assert balance(account) == 1500
     assert BillingAccount.objects.get(pk=account.pk).status == AccountStatus.ACTIVE
+
+
+def test_a_refunded_auto_top_up_takes_its_credits_back_once(client, stripe_http, account):
+    AutoTopUpCharge.objects.create(
+        account=account,
+        crossing="1000:after-tx:0",
+        threshold_cents=1000,
+        amount_cents=2500,
+        balance_cents=900,
+        status=AutoTopUpCharge.Status.SUCCEEDED,
+        stripe_payment_intent_id=INTENT,
+    )
+    credits_record_payment(account=account, amount_cents=2500, stripe_payment_intent_id=INTENT)
+    stripe_knows(stripe_http, account, refunds=[("re_topup", 1000)], purchase=False)
+
+    assert post_event(client, refunded("evt_topup_refund", 1000)).status_code == 200
+    assert post_event(client, refunded("evt_topup_refund", 1000)).status_code == 200
+
+    assert postings(account) == [("purchase", 2500), ("refund", -1000)]
+    assert balance(account) == 1500
 
 
 def test_a_second_partial_refund_debits_only_the_new_refund(client, stripe_http, account):
