@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from billing.budgets.caps import spend_cap_check
-from billing.budgets.spend import last_credit_id, month_spend_cents, today_spend
+from billing.budgets.spend import SpendNow
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.errors import BillingError
@@ -87,24 +87,27 @@ def alert_settings_set(
     return row
 
 
-def spend_alerts_check(*, account: BillingAccount, now: datetime | None = None) -> list[SpendAlert]:
+def spend_alerts_check(
+    *, account: BillingAccount, now: datetime | None = None, spend: SpendNow | None = None
+) -> list[SpendAlert]:
     """1. Budget: the month's spend (collected days + today's estimate) against each percent.
     2. Prepaid: available credits (balance - today's estimate) against each threshold.
     3. Each crossing not yet recorded is recorded and emailed (after commit)."""
     now = now or timezone.now()
+    spend = spend or SpendNow(account, now)
     wanted = alert_settings_of(account=account)
     crossed: list[tuple[str, int, str, int]] = []
     if wanted.monthly_budget_cents:
-        spent, _ = month_spend_cents(account=account, now=now)
+        spent = spend.collected_cents + spend.estimate_cents
         period = f"{billing_today(now):%Y-%m}:{wanted.monthly_budget_cents}"
         for percent in wanted.alert_percents:
             if spent * 100 >= wanted.monthly_budget_cents * percent:
                 crossed.append((SpendAlert.Kind.BUDGET, percent, period, spent))
     if prepaid_active(account):
-        available = today_spend(account=account, now=now).available_cents
-        period = f"after-tx:{last_credit_id(account)}"
+        available = account.balance_cents - spend.estimate_cents
+        period = f"after-tx:{spend.last_credit_id}"
         for threshold in wanted.low_balance_thresholds_cents:
-            if available is not None and available < threshold:
+            if available < threshold:
                 crossed.append((SpendAlert.Kind.LOW_BALANCE, threshold, period, available))
     return [alert for c in crossed if (alert := _record(account, *c)) is not None]
 
@@ -153,7 +156,9 @@ def spend_alerts_check_users(*, user_ids: set[int], now: datetime | None = None)
     accounts = BillingAccount.objects.filter(user_id__in=user_ids).filter(
         Q(mode=BillingMode.PREPAID) | Q(budget__monthly_budget_cents__isnull=False)
     )
+    now = now or timezone.now()
     for account in accounts.select_related("user"):
-        count += len(spend_alerts_check(account=account, now=now))
-        spend_cap_check(account=account, now=now)
+        spend = SpendNow(account, now)  # read once for both checks
+        count += len(spend_alerts_check(account=account, now=now, spend=spend))
+        spend_cap_check(account=account, now=now, spend=spend)
     return count

@@ -30,7 +30,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from billing.budgets.auto_topup import auto_topup_is_on
-from billing.budgets.spend import last_credit_id, month_collected_cents, today_spend
+from billing.budgets.spend import SpendNow
 from billing.ledger.accounts import prepaid_active
 from billing.ledger.calendar import billing_today
 from billing.ledger.money import format_cents
@@ -52,15 +52,18 @@ def spend_pause_open(*, account: BillingAccount) -> SpendPause | None:
     return SpendPause.objects.filter(account=account, lifted_at__isnull=True).first()
 
 
-def spend_cap_check(*, account: BillingAccount, now: datetime | None = None) -> SpendPause | None:
+def spend_cap_check(
+    *, account: BillingAccount, now: datetime | None = None, spend: SpendNow | None = None
+) -> SpendPause | None:
     """Open or lift the account's pause as its spend asks (module docstring); returns the
     pause it opened or lifted, else None."""
     now = now or timezone.now()
+    spend = spend or SpendNow(account, now)
     current = spend_pause_open(account=account)
     if current is None:
-        crossing = _crossing(account, now)
+        crossing = _crossing(account, spend)
         return _open(account, crossing) if crossing else None
-    reason = _lift_reason(account, current, now)
+    reason = _lift_reason(account, current, spend)
     return _lift(current, reason, now) if reason else None
 
 
@@ -81,18 +84,17 @@ def _month(now: datetime) -> str:
     return f"{billing_today(now):%Y-%m}"
 
 
-def _estimate_cents(account: BillingAccount, now: datetime) -> int:
+def _estimate_cents(spend: SpendNow) -> int:
     """Today's estimate as far as caps trust it: a stale one counts as zero."""
-    estimate = today_spend(account=account, now=now)
-    return 0 if estimate.stale else estimate.cost_cents
+    return 0 if spend.stale else spend.estimate_cents
 
 
-def _month_spend(account: BillingAccount, now: datetime) -> int:
-    return month_collected_cents(account=account, now=now) + _estimate_cents(account, now)
+def _month_spend(spend: SpendNow) -> int:
+    return spend.collected_cents + _estimate_cents(spend)
 
 
-def _available(account: BillingAccount, now: datetime) -> int:
-    return account.balance_cents - _estimate_cents(account, now)
+def _available(spend: SpendNow) -> int:
+    return spend.account.balance_cents - _estimate_cents(spend)
 
 
 def _prepaid_pausable(account: BillingAccount) -> bool:
@@ -104,31 +106,29 @@ def _prepaid_pausable(account: BillingAccount) -> bool:
     )
 
 
-def _crossing(account: BillingAccount, now: datetime) -> Crossing | None:
+def _crossing(account: BillingAccount, spend: SpendNow) -> Crossing | None:
     budget = _hard_budget(account)
-    if budget is not None and (spent := _month_spend(account, now)) >= budget:
-        return Crossing(Reason.HARD_CAP, _month(now), spent, budget)
-    if _prepaid_pausable(account) and (available := _available(account, now)) < 0:
-        return Crossing(
-            Reason.PREPAID_AVAILABLE, f"after-tx:{last_credit_id(account)}", available, 0
-        )
+    if budget is not None and (spent := _month_spend(spend)) >= budget:
+        return Crossing(Reason.HARD_CAP, _month(spend.now), spent, budget)
+    if _prepaid_pausable(account) and (available := _available(spend)) < 0:
+        return Crossing(Reason.PREPAID_AVAILABLE, f"after-tx:{spend.last_credit_id}", available, 0)
     return None
 
 
-def _lift_reason(account: BillingAccount, pause: SpendPause, now: datetime) -> str:
+def _lift_reason(account: BillingAccount, pause: SpendPause, spend: SpendNow) -> str:
     if pause.reason == Reason.HARD_CAP:
         budget = _hard_budget(account)
         if budget is None:
             return "The hard cap was turned off."
-        if pause.period != _month(now):
+        if pause.period != _month(spend.now):
             return "A new month began."
-        if budget > max(pause.amount_cents, _month_spend(account, now)):
+        if budget > max(pause.amount_cents, _month_spend(spend)):
             return "The budget was raised above the spend."
         return ""
     if not _prepaid_pausable(account):
         return "Credits no longer pause this account."
-    credited = pause.period != f"after-tx:{last_credit_id(account)}"
-    return "Credits were added." if credited and _available(account, now) >= 0 else ""
+    credited = pause.period != f"after-tx:{spend.last_credit_id}"
+    return "Credits were added." if credited and _available(spend) >= 0 else ""
 
 
 def _open(account: BillingAccount, crossing: Crossing) -> SpendPause | None:
