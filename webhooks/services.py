@@ -29,6 +29,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.suspension import suspension_in_force
+from billing.budgets.caps import suspension_sync_request
 from billing.payments import events as stripe_events
 from billing.payments import gateway
 from jobs.services import BrokerUnavailable, task_enqueue, task_send
@@ -158,10 +159,7 @@ def _suspension_sync_later(event: dict) -> None:
     only_lifts = event["type"] in stripe_events.PAYMENT_TRIGGERS
     if only_lifts and not suspension_in_force(user_id=user_id):
         return  # nothing stopped, nothing to lift: no task per purchase
-    # Recorded with the event's outcome, so a broker outage only delays it.
-    task_enqueue(
-        "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
-    )
+    suspension_sync_request(user_id=user_id)  # recorded with the event's outcome
 
 
 def stripe_event_receive(*, payload: bytes, signature: str | None) -> Outcome:

@@ -143,7 +143,7 @@ def _open(account: BillingAccount, crossing: Crossing) -> SpendPause | None:
             )
     except IntegrityError:
         return None  # a concurrent check opened it (and emails it)
-    _suspension_sync_enqueue(account)
+    suspension_sync_request(user_id=account.user_id)
     transaction.on_commit(lambda: _email(pause.pk))
     return pause
 
@@ -154,17 +154,17 @@ def _lift(pause: SpendPause, reason: str, now: datetime) -> SpendPause | None:
     )
     if not lifted:
         return None  # a concurrent check lifted it
-    _suspension_sync_enqueue(pause.account)
+    suspension_sync_request(user_id=pause.account.user_id)
     pause.refresh_from_db()
     return pause
 
 
-def _suspension_sync_enqueue(account: BillingAccount) -> None:
-    # Recorded with the pause: a broker outage delays the stop to the task sweeper.
+def suspension_sync_request(*, user_id: int) -> None:
+    """Ask accounts.suspension to bring the user's suspension or pause in line now (billing
+    cannot import accounts: a recorded task, so a broker outage only delays it). One key per
+    user, whoever asks: a pause, a lift, a payment webhook."""
     task_enqueue(
-        "accounts.tasks.suspension_sync_user",
-        args=[account.user_id],
-        key=f"suspension-sync:{account.user_id}",
+        "accounts.tasks.suspension_sync_user", args=[user_id], key=f"suspension-sync:{user_id}"
     )
 
 
